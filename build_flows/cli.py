@@ -1,0 +1,115 @@
+"""``hsbinet`` command line: one subcommand per stage plus ``run`` for the whole chain.
+
+Input errors (:class:`HsbinetError`) print one paragraph and exit with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from quant_models.errors import HsbinetError
+
+EXIT_USER_ERROR = 2
+
+
+def _quiet_libraries() -> None:
+    # Brevitas warns about an optional CUDA kernel package at import; torch.onnx about torchvision.
+    warnings.filterwarnings('ignore', message='.*fast_hadamard_transform.*')
+    warnings.filterwarnings('ignore', category=DeprecationWarning)
+    os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')
+
+
+def _cmd_data(a) -> None:
+    from build_flows.flow import data_stage
+    cfg = {'ratio': a.ratio, 'gnyq': a.gnyq, 'patch': a.patch, 'test_patch': a.test_patch}
+    s = data_stage(a.scene, a.out, cfg, seed=a.seed)
+    print(f'wrote {a.out}/train.h5 ({s["counts"]["train"]} patches), val.h5 ({s["counts"]["val"]}), '
+          f'test.h5 ({s["counts"]["test"]})')
+
+
+def _cmd_train(a) -> None:
+    from build_flows.config import load_config
+    from build_flows.flow import train_stage
+    over = {'train': {}}
+    if a.epochs is not None:
+        over['train']['epochs'] = a.epochs
+    if a.time_budget is not None:
+        over['train']['time_budget_min'] = a.time_budget
+    cfg = load_config(a.config, over)
+    r = train_stage(cfg, a.data, a.out, resume=a.resume)
+    print(f'{r["epochs_completed"]} epochs, best val loss {r["best_val_loss"]:.5f}; checkpoints: {r["last"]}, {r["best"]}')
+
+
+def _cmd_evaluate(a) -> None:
+    from build_flows.flow import evaluate_stage
+    r = evaluate_stage(a.checkpoint, a.test, a.out)
+    print(f'wrote {Path(a.out) / "metrics.json"} and {len(r["figures"])} figures')
+
+
+def _cmd_run(a) -> None:
+    from build_flows.flow import run
+    over = {'train': {'time_budget_min': a.time_budget}} if a.time_budget is not None else None
+    run(scene=a.scene, config=a.config, out=a.out, overrides=over)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='hsbinet', description='HS-BiNet: binary hyperspectral pan-sharpening, '
+                                'from PyTorch/Brevitas to a bit-exact streaming FPGA accelerator.')
+    sub = p.add_subparsers(dest='command', required=True)
+
+    d = sub.add_parser('data', help="simulate a pan-sharpening set from a cube (Wald's protocol)")
+    d.add_argument('--scene', default='indian_pines', help='cube file (.mat v5/v7.3, .npy; FILE:KEY picks a '
+                   'variable) or an embedded scene name (default: indian_pines)')
+    d.add_argument('--ratio', type=int, default=4)
+    d.add_argument('--gnyq', type=float, default=0.3, help='MTF gain at Nyquist (default 0.3)')
+    d.add_argument('--patch', type=int, default=32, help='train/val patch size in PAN pixels')
+    d.add_argument('--test-patch', type=int, default=64, help='test patch size in PAN pixels')
+    d.add_argument('--seed', type=int, default=0)
+    d.add_argument('--out', required=True, help='folder for train.h5, val.h5, test.h5')
+    d.set_defaults(func=_cmd_data)
+
+    t = sub.add_parser('train', help='train HS-BiNet (paper recipe) on a data folder')
+    t.add_argument('--data', required=True, help='folder with train.h5 and val.h5')
+    t.add_argument('--config', help='YAML config (default: configs/default.yaml)')
+    t.add_argument('--out', required=True, help='checkpoint folder (last.pt, best.pt)')
+    t.add_argument('--epochs', type=int, help='override train.epochs')
+    t.add_argument('--time-budget', type=float, help='stop after this many minutes (override)')
+    t.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser('evaluate', help='metrics.json and PNGs for a checkpoint on a test file')
+    e.add_argument('--checkpoint', required=True)
+    e.add_argument('--test', required=True, help='HyperPanCollection .h5 with GT (e.g. DIR/test.h5)')
+    e.add_argument('--out', required=True)
+    e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser('run', help='the whole chain on one scene, in one build folder with a manifest')
+    r.add_argument('--scene', help='cube file or embedded name (default: the config\'s scene, indian_pines)')
+    r.add_argument('--config', help='YAML config overlaid on configs/default.yaml')
+    r.add_argument('--out', help='build folder (default: runs/<scene>)')
+    r.add_argument('--time-budget', type=float, help='training time budget in minutes (override)')
+    r.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except HsbinetError as e:
+        print(f'hsbinet {args.command}: error: {e.paragraph()}', file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f'hsbinet {args.command}: interrupted (training checkpoints are written every epoch; '
+              'use --resume to continue)', file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

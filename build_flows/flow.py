@@ -1,0 +1,131 @@
+"""Stages of the HS-BiNet flow as Python functions (the CLI is a thin layer over these).
+
+    data -> train -> evaluate            (hsbinet data / train / evaluate)
+    run = all of the above in one build folder with a manifest
+
+Build-folder layout written by :func:`run`::
+
+    <out>/manifest.json         config, input hashes, versions, artifacts, stage results
+    <out>/config.yaml           the merged configuration actually used
+    <out>/data/{train,val,test}.h5   HyperPanCollection-format splits (Wald's protocol)
+    <out>/train/{last,best}.pt  checkpoints
+    <out>/eval/metrics.json + *.png
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from build_flows.config import load_config, model_config, train_config
+from build_flows.manifest import Manifest
+from quant_models.data.hpc_format import read_hpc
+from quant_models.data.prepare import prepare_dataset
+from quant_models.errors import HsbinetError
+from quant_models.evaluate import check_test_file, evaluate
+from quant_models.hsbinet import build_model, model_summary
+from quant_models.train import train
+
+Log = Callable[[str], None]
+
+
+def data_stage(scene: str, out_dir: str | Path, data_cfg: dict | None = None, seed: int = 0,
+               log: Log = print) -> dict:
+    """Simulate a pan-sharpening set from ``scene`` (Wald's protocol) into out_dir/{train,val,test}.h5."""
+    return prepare_dataset(scene, out_dir, seed=seed, log=log, **(data_cfg or {}))
+
+
+def _bands_of(data_dir: Path) -> int:
+    train_h5 = data_dir / 'train.h5'
+    if not train_h5.is_file():
+        raise HsbinetError('Training data not found', file=str(train_h5),
+                           hint='run `hsbinet data --scene FILE --out DIR` first and pass --data DIR')
+    return read_hpc(train_h5).ms.shape[1]
+
+
+def train_stage(cfg: dict, data_dir: str | Path, out_dir: str | Path, resume: bool = False, log: Log = print,
+                progress: bool = True) -> dict:
+    """Train the model described by ``cfg`` on data_dir/train.h5; checkpoints go to out_dir."""
+    data_dir = Path(data_dir)
+    mcfg = model_config(cfg, _bands_of(data_dir))
+    summary = model_summary(build_model(mcfg))
+    log(f'HS-BiNet ({mcfg.profile} profile): B={mcfg.bands} C={mcfg.hidden} blocks={mcfg.blocks} '
+        f'estimator={mcfg.estimator}: {summary["parameters"]:,} parameters, '
+        f'{summary["weight_memory_bits"]:,} bits of weight memory')
+    result = train(mcfg, train_config(cfg), data_dir, out_dir, resume=resume, log=log, progress=progress)
+    result['model_summary'] = summary
+    return result
+
+
+def evaluate_stage(checkpoint: str | Path, test_h5: str | Path, out_dir: str | Path, log: Log = print) -> dict:
+    """Metrics (vs bicubic/bilinear) and PNGs for ``checkpoint`` on ``test_h5``."""
+    return evaluate(checkpoint, check_test_file(test_h5), out_dir, log=log)
+
+
+def _prepare_out(out: Path) -> None:
+    """A build folder is replaced only if it is one of ours (has a manifest); never a user folder."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / 'manifest.json').is_file():
+            raise HsbinetError('Output folder exists and is not an hsbinet build folder', file=str(out),
+                               hint='choose another --out or empty it')
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def run(scene: str | None = None, config: str | Path | None = None, out: str | Path | None = None,
+        overrides: dict | None = None, log: Log = print, progress: bool = True) -> dict:
+    """The whole chain on one scene in one build folder; returns the manifest dict."""
+    cfg = load_config(config, overrides)
+    if scene is not None:
+        cfg['scene'] = str(scene)
+    name = Path(str(cfg['scene'])).stem if cfg['scene'] else 'scene'
+    out = Path(out) if out is not None else Path('runs') / name
+    _prepare_out(out)
+    (out / 'config.yaml').write_text(yaml.safe_dump({k: v for k, v in cfg.items() if not k.startswith('_')},
+                                                    sort_keys=False))
+    man = Manifest(out, cfg)
+    stage = 'data'
+    try:
+        t = time.time()
+        log(f'[1/3] data: {cfg["scene"]} -> {out / "data"}')
+        summary = data_stage(cfg['scene'], out / 'data', cfg['data'], cfg.get('seed', 0), log)
+        man.input('scene', str(cfg['scene']), summary.get('source_sha256'))
+        for split in ('train', 'val', 'test'):
+            man.artifact(f'data_{split}', out / 'data' / f'{split}.h5')
+        man.stage('data', time.time() - t, summary=summary)
+
+        stage = 'train'
+        t = time.time()
+        log(f'[2/3] train -> {out / "train"}')
+        result = train_stage(cfg, out / 'data', out / 'train', log=log, progress=progress)
+        man.artifact('checkpoint', result['best'])
+        man.stage('train', time.time() - t, epochs=result['epochs_completed'], best_val_loss=result['best_val_loss'],
+                  train_patches_per_s=result['train_patches_per_s'], model=result['model_summary'])
+
+        stage = 'evaluate'
+        t = time.time()
+        log(f'[3/3] evaluate -> {out / "eval"}')
+        report = evaluate_stage(result['best'], out / 'data' / 'test.h5', out / 'eval', log=log)
+        man.artifact('metrics', out / 'eval' / 'metrics.json')
+        for fig, path in report['figures'].items():
+            man.artifact(f'figure_{fig}', path)
+        man.data['metrics'] = report['methods']
+        man.data['verdicts']['beats_bicubic'] = report['beats_bicubic']
+        man.stage('evaluate', time.time() - t, patches=report['patches'])
+    except HsbinetError as e:
+        man.fail(stage, e.paragraph())
+        raise
+    except BaseException as e:
+        man.fail(stage, f'{type(e).__name__}: {e}')
+        raise
+    man.complete()
+    log(f'build folder: {out}  (manifest: {out / "manifest.json"})')
+    log(json.dumps({'psnr_db': {k: round(v['psnr'], 3) for k, v in report['methods'].items()},
+                    'sam_deg': {k: round(v['sam'], 3) for k, v in report['methods'].items()},
+                    'beats_bicubic': report['beats_bicubic']}))
+    return man.data

@@ -1,0 +1,296 @@
+"""HS-BiNet (paper profile) and its streamable, exactly-representable hardware profile.
+
+Inputs (NCHW float32): ``ms`` = LR hyperspectral cube (N, B, h, w), reflectance normalised to
+[0, 1]; ``pan`` = panchromatic image (N, 1, r*h, r*w) in [0, 1]. Output: HR hyperspectral cube
+(N, B, r*h, r*w) on the same scale as ``ms``.
+
+Paper profile (faithful, software only; paper section 3.1 and Fig. 3):
+  F0 = deformable-conv upsampler(ms)                        B  -> B   at r*h x r*w
+  x  = head(F0)  full-precision 3x3 conv                    B  -> C   (*)
+  MSFE: x = x + BN(bconv1x1(cat(BN(bconv3(x)), BN(bconv5(x)), BN(bconv7(x)))))   3C -> C
+        x = ResidualBlock^n(x),  block(x) = x + BN(bconv3(BN(bconv3(x))))
+  edge  = BN(bconv3(thermometer(pan)))                       1  -> C   (**)
+  f     = BN(bconv3(cat(edge, x)))                          2C -> C
+  d     = conv1x1(BN(bconv3(f)))  full precision            C  -> B
+  out   = F0 + d * sigmoid(bconv1x1(GAP(d)))                channel attention on B channels
+(*) The paper adds a residual from the MSFE input to its C-channel output, which needs a C-channel
+    input: we read its "blue" (full-precision) kernels as this projection of the B-band cube.
+(**) sign(PAN) is +1 everywhere (reflectance >= 0), so binarising PAN directly carries no
+    information: a per-channel learned affine (C thresholds, a thermometer code) precedes the
+    binary conv. It costs 2C parameters.
+
+Hardware profile: same components, each changed to a streamable exact form (named changes):
+  H1 upsampler: fixed bilinear x r (weights multiples of 1/64 for r=4) instead of deformable conv;
+  H2 head: int8 1x1 projection of an 8-bit requantised F0 instead of a float 3x3 conv;
+  H3 binary convs pad first, then binarise (border taps +1), so 1-bit storage is exact;
+  H4 BN affine rounded to 2^-8 at inference (FixedPointBN), feature maps requantised to
+     fixed<16,6> after every residual add / concat producer;
+  H5 decoder attention acts on the C binarised channels (frame buffer C bits/pixel instead of
+     B x 16 bits), and sigmoid is a power-of-two hard sigmoid on an 8-bit grid;
+  H6 the decoder's C -> B projection has int8 weights; inputs are fixed<16,2>, output fixed<16,2>;
+  H7 thermometer thresholds rounded to 2^-6 at inference.
+Every binary conv in both profiles uses the chosen estimator (ATISTE by default) for activations
+and weights; the estimator's alpha/lam exist only for training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from brevitas import nn as qnn
+from torch import Tensor, nn
+
+from quant_models.errors import HsbinetError
+from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2,
+                                 count_parameters, fixed_point_act, fixed_point_conv1x1)
+from quant_models.quantizers import act_quant
+
+PROFILES = ('paper', 'hardware')
+
+
+@dataclass
+class HSBiNetConfig:
+    """Model hyper-parameters. ``bands`` = B, ``hidden`` = C, ``ratio`` = PAN/MS scale factor."""
+
+    bands: int = 191
+    hidden: int = 64
+    blocks: int = 4
+    ratio: int = 4
+    profile: str = 'hardware'
+    estimator: str = 'atiste'
+    deform_groups: int = 1  # paper profile upsampler: 1 = full B->B deformable conv, B = depthwise
+    bn_frac_bits: int = 8
+    feature_bits: tuple[int, int] = (16, 6)  # fixed<W,I> of requantised feature maps
+    io_bits: tuple[int, int] = (16, 2)  # fixed<W,I> of the ms/pan inputs and of the output
+
+    def validate(self) -> 'HSBiNetConfig':
+        if self.profile not in PROFILES:
+            raise HsbinetError('Unknown model profile', key='model.profile',
+                               expected=' or '.join(PROFILES), found=repr(self.profile))
+        for key in ('bands', 'hidden', 'ratio'):
+            if int(getattr(self, key)) < 1:
+                raise HsbinetError('Model size must be positive', key=f'model.{key}',
+                                   expected='an integer >= 1', found=repr(getattr(self, key)))
+        if self.blocks < 0:
+            raise HsbinetError('Negative block count', key='model.blocks', expected='>= 0',
+                               found=repr(self.blocks))
+        self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d['feature_bits'], d['io_bits'] = list(self.feature_bits), list(self.io_bits)
+        return d
+
+
+class ThermometerEncoder(nn.Module):
+    """PAN (N,1,H,W) -> (N,C,H,W), y_c = w_c * pan + b_c: C learned thresholds before a sign.
+
+    With ``frac_bits`` set, eval mode rounds w and b to 2^-frac_bits and clamps |w| < 4, so for a
+    fixed<16,2> PAN every product is exact in float32 and the following sign is a comparator.
+    """
+
+    def __init__(self, channels: int, frac_bits: int | None = None):
+        super().__init__()
+        self.frac_bits = frac_bits
+        self.weight = nn.Parameter(torch.ones(channels))
+        # thresholds spread over the normalised PAN range so every channel starts informative
+        self.bias = nn.Parameter(-torch.linspace(0.05, 0.95, channels))
+
+    def folded(self) -> tuple[Tensor, Tensor]:
+        w, b = self.weight, self.bias
+        if self.frac_bits is not None:
+            q = 2.0 ** self.frac_bits
+            w = torch.round(w.clamp(-4.0, 4.0 - 1.0 / q) * q) / q
+            b = torch.round(b * q) / q
+        return w, b
+
+    def forward(self, pan: Tensor) -> Tensor:
+        w, b = (self.weight, self.bias) if self.training else self.folded()
+        return pan * w.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
+
+
+class ConvBN(nn.Sequential):
+    """BinaryConv2d followed by BN (FixedPointBN in the hardware profile)."""
+
+    def __init__(self, cfg: HSBiNetConfig, cin: int, cout: int, k: int):
+        hw = cfg.profile == 'hardware'
+        super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=hw),
+                         FixedPointBN(cout, cfg.bn_frac_bits if hw else None))
+
+
+def _requant(cfg: HSBiNetConfig) -> nn.Module:
+    return fixed_point_act(*cfg.feature_bits) if cfg.profile == 'hardware' else nn.Identity()
+
+
+class ResidualBlock(nn.Module):
+    """x + BN(bconv3(BN(bconv3(x)))) (paper Fig. 3c)."""
+
+    def __init__(self, cfg: HSBiNetConfig):
+        super().__init__()
+        C = cfg.hidden
+        self.body = nn.Sequential(ConvBN(cfg, C, C, 3), ConvBN(cfg, C, C, 3))
+        self.requant = _requant(cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.requant(x + self.body(x))
+
+
+class MSFE(nn.Module):
+    """Multi-scale feature extractor: 3x3/5x5/7x7 binary convs, concat, binary 1x1, residual."""
+
+    def __init__(self, cfg: HSBiNetConfig):
+        super().__init__()
+        C = cfg.hidden
+        self.branches = nn.ModuleList([ConvBN(cfg, C, C, k) for k in (3, 5, 7)])
+        self.fuse = ConvBN(cfg, 3 * C, C, 1)
+        self.requant = _requant(cfg)
+        self.blocks = nn.Sequential(*[ResidualBlock(cfg) for _ in range(cfg.blocks)])
+
+    def forward(self, x: Tensor) -> Tensor:
+        ms = torch.cat([b(x) for b in self.branches], dim=1)
+        x = self.requant(x + self.fuse(ms))
+        return self.blocks(x)
+
+
+class EdgeInjector(nn.Module):
+    """PAN -> C spatial features: thermometer thresholds, binary 3x3 conv, BN."""
+
+    def __init__(self, cfg: HSBiNetConfig):
+        super().__init__()
+        hw = cfg.profile == 'hardware'
+        self.thermo = ThermometerEncoder(cfg.hidden, 6 if hw else None)
+        self.conv = ConvBN(cfg, cfg.hidden, cfg.hidden, 3)
+        self.requant = _requant(cfg)
+
+    def forward(self, pan: Tensor) -> Tensor:
+        return self.requant(self.conv(self.thermo(pan)))
+
+
+class Fusion(nn.Module):
+    """concat(spatial, spectral) -> binary 3x3 conv -> BN (2C -> C)."""
+
+    def __init__(self, cfg: HSBiNetConfig):
+        super().__init__()
+        self.conv = ConvBN(cfg, 2 * cfg.hidden, cfg.hidden, 3)
+        self.requant = _requant(cfg)
+
+    def forward(self, spatial: Tensor, spectral: Tensor) -> Tensor:
+        return self.requant(self.conv(torch.cat([spatial, spectral], dim=1)))
+
+
+class PaperDecoder(nn.Module):
+    """bconv3+BN -> float 1x1 (C->B) -> channel attention on B (GAP, binary 1x1, sigmoid)."""
+
+    def __init__(self, cfg: HSBiNetConfig):
+        super().__init__()
+        C, B = cfg.hidden, cfg.bands
+        self.conv = ConvBN(cfg, C, C, 3)
+        self.proj = nn.Conv2d(C, B, 1)
+        nn.init.zeros_(self.proj.weight)  # start as the plain upsampler (global residual)
+        nn.init.zeros_(self.proj.bias)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.att = BinaryConv2d(B, B, 1, cfg.estimator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        d = self.proj(self.conv(x))
+        return d * torch.sigmoid(self.att(self.pool(d)))
+
+
+class HardwareDecoder(nn.Module):
+    """bconv3+BN -> sign -> attention on C binary channels (GAP, binary 1x1, hard sigmoid) -> int8 1x1."""
+
+    def __init__(self, cfg: HSBiNetConfig):
+        super().__init__()
+        C, B = cfg.hidden, cfg.bands
+        self.conv = ConvBN(cfg, C, C, 3)
+        self.binarize = qnn.QuantIdentity(act_quant=act_quant(cfg.estimator, C))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.att = BinaryConv2d(C, C, 1, cfg.estimator)
+        self.gate = HardSigmoidPo2(8)
+        self.proj = fixed_point_conv1x1(C, B)
+        with torch.no_grad():
+            self.proj.weight.normal_(0.0, 1e-3)  # near zero: start as the plain upsampler
+
+    def forward(self, x: Tensor) -> Tensor:
+        b = self.binarize(self.conv(x))
+        return self.proj(b * self.gate(self.att(self.pool(b))))
+
+
+class HSBiNet(nn.Module):
+    """HS-BiNet; see the module docstring for both profiles. forward(ms, pan) -> HR cube."""
+
+    def __init__(self, cfg: HSBiNetConfig):
+        super().__init__()
+        self.cfg = cfg = cfg.validate()
+        B, C = cfg.bands, cfg.hidden
+        hw = cfg.profile == 'hardware'
+        if hw:
+            self.in_ms, self.in_pan = fixed_point_act(*cfg.io_bits), fixed_point_act(*cfg.io_bits)
+            self.upsample = BilinearUpsample(cfg.ratio)
+            self.head = nn.Sequential(fixed_point_act(8, 0, signed=False), fixed_point_conv1x1(B, C),
+                                      fixed_point_act(*cfg.feature_bits))
+            self.decoder = HardwareDecoder(cfg)
+            self.out = fixed_point_act(*cfg.io_bits)
+        else:
+            from quant_models.deform_conv import DeformableUpsampler
+            self.in_ms = self.in_pan = self.out = nn.Identity()
+            self.upsample = DeformableUpsampler(B, cfg.ratio, groups=cfg.deform_groups)
+            self.head = nn.Conv2d(B, C, 3, padding=1)
+            self.decoder = PaperDecoder(cfg)
+        self.msfe = MSFE(cfg)
+        self.edge = EdgeInjector(cfg)
+        self.fusion = Fusion(cfg)
+
+    def forward(self, ms: Tensor, pan: Tensor) -> Tensor:
+        f0 = self.upsample(self.in_ms(ms))
+        spectral = self.msfe(self.head(f0))
+        spatial = self.edge(self.in_pan(pan))
+        return self.out(f0 + self.decoder(self.fusion(spatial, spectral)))
+
+
+def build_model(cfg: HSBiNetConfig | dict) -> HSBiNet:
+    if isinstance(cfg, dict):
+        cfg = HSBiNetConfig(**cfg)
+    return HSBiNet(cfg)
+
+
+def model_summary(model: HSBiNet) -> dict:
+    """Parameter count and weight memory in bits as the hardware would store them.
+
+    Binary conv weights cost 1 bit each plus one power-of-two exponent (8 bits) per output
+    channel; int8 weights 8 bits; everything else (BN affine, thermometer, float convs, deformable
+    upsampler) is counted at 16 bits in the hardware profile and 32 bits in the paper profile.
+    The estimator's alpha/lam are training-only and excluded.
+    """
+    wide = 16 if model.cfg.profile == 'hardware' else 32
+    binary = int8 = other = 0
+    binary_bits = 0
+    for mod in model.modules():
+        if isinstance(mod, BinaryConv2d):
+            w = mod.conv.weight
+            binary += w.numel()
+            binary_bits += w.numel() + 8 * w.shape[0]
+    seen = {id(m.conv.weight) for m in model.modules() if isinstance(m, BinaryConv2d)}
+    for name, p in model.named_parameters():
+        if '.estimator.' in name or id(p) in seen:
+            continue
+        if isinstance(_owner(model, name), qnn.QuantConv2d) and name.endswith('weight'):
+            int8 += p.numel()
+        else:
+            other += p.numel()
+    total = count_parameters(model)
+    return {
+        'profile': model.cfg.profile, 'parameters': total, 'binary_weights': binary,
+        'int8_weights': int8, 'other_parameters': other,
+        'weight_memory_bits': binary_bits + 8 * int8 + wide * other,
+        'float32_equivalent_bits': 32 * total,
+    }
+
+
+def _owner(model: nn.Module, param_name: str) -> nn.Module:
+    mod = model
+    for part in param_name.split('.')[:-1]:
+        mod = getattr(mod, part)
+    return mod

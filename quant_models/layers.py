@@ -1,0 +1,131 @@
+"""Building blocks shared by both HS-BiNet profiles. All tensors are NCHW float32.
+
+Fixed-point formats are written ap_fixed-style: ``fixed<W,I>`` = W bits, I integer bits incl. sign.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from brevitas import nn as qnn
+from brevitas.inject.enum import ScalingImplType
+from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+from torch import Tensor, nn
+
+from quant_models.quantizers import act_quant, weight_quant
+
+
+class BinaryConv2d(nn.Module):
+    """Binary conv: activations and weights binarised with ``estimator``; stride 1, 'same' size.
+
+    ``pad_then_binarize=False`` (paper profile): binarise, then zero-pad inside the conv, so the
+    border taps see 0 (a third value the 1-bit hardware encoding cannot hold).
+    ``pad_then_binarize=True`` (hardware profile): zero-pad the real-valued input first, then
+    binarise (0 -> +1 since sign(0) = +1), then convolve with padding 0: the border taps see +1 in
+    PyTorch and in hardware alike, so 1-bit XNOR storage stays exact (probes/README.md, item 3).
+
+    Weights: +-2^k per output channel (see quantizers.BinaryWeightQuant). Output scale per output
+    channel: 2^k_o, i.e. the conv output is an integer popcount sum times 2^k_o.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, k: int, estimator: str = 'atiste',
+                 pad_then_binarize: bool = False):
+        super().__init__()
+        self.pad = k // 2
+        self.pad_then_binarize = pad_then_binarize
+        self.conv = qnn.QuantConv2d(in_ch, out_ch, k, padding=0 if pad_then_binarize else self.pad,
+                                    bias=False, weight_quant=weight_quant(estimator),
+                                    input_quant=act_quant(estimator, in_ch))
+        # Paper A.4: Kaiming init with a scaled real-valued weight, so binarisation does not saturate
+        # the surrogate from the first step.
+        nn.init.kaiming_normal_(self.conv.weight, nonlinearity='linear')
+        with torch.no_grad():
+            self.conv.weight.mul_(0.1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pad_then_binarize and self.pad:
+            x = F.pad(x, (self.pad,) * 4)
+        return self.conv(x)
+
+
+class FixedPointBN(nn.BatchNorm2d):
+    """BatchNorm whose inference-time affine is rounded to fixed point.
+
+    Training: ordinary BatchNorm (batch statistics, running averages). Eval: y = x * a_q + b_q with
+    a = gamma / sqrt(var + eps), b = beta - mean * a, each rounded to a multiple of 2^-frac_bits
+    (the hardware stores them as fixed<.., ..-frac_bits>), so the eval-mode PyTorch model computes
+    exactly what a fixed-point multiply-add computes. frac_bits=None keeps float (paper profile).
+    """
+
+    def __init__(self, channels: int, frac_bits: int | None = 10):
+        super().__init__(channels)
+        self.frac_bits = frac_bits
+
+    def folded(self) -> tuple[Tensor, Tensor]:
+        """Eval-mode per-channel (scale, shift), already rounded when frac_bits is set."""
+        a = self.weight / torch.sqrt(self.running_var + self.eps)
+        b = self.bias - self.running_mean * a
+        if self.frac_bits is not None:
+            q = 2.0 ** self.frac_bits
+            a, b = torch.round(a * q) / q, torch.round(b * q) / q
+        return a, b
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training or self.frac_bits is None:
+            return super().forward(x)
+        a, b = self.folded()
+        return x * a.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
+
+
+def fixed_point_act(bit_width: int, int_bits: int, signed: bool = True) -> qnn.QuantIdentity:
+    """Saturating fixed-point requantiser: fixed<bit_width, int_bits> (signed) or ufixed.
+
+    Scale is the constant 2^(int_bits - bit_width) (signed: int_bits includes the sign bit).
+    """
+    base = Int8ActPerTensorFixedPoint if signed else Uint8ActPerTensorFixedPoint
+    max_val = 2.0 ** (int_bits - 1 if signed else int_bits)
+    quant = base.let(scaling_impl_type=ScalingImplType.CONST, bit_width=bit_width,
+                     max_val=max_val, min_val=-max_val if signed else 0.0)
+    return qnn.QuantIdentity(act_quant=quant, return_quant_tensor=False)
+
+
+def fixed_point_conv1x1(in_ch: int, out_ch: int, bias: bool = False) -> qnn.QuantConv2d:
+    """1x1 conv with int8 weights and a per-tensor power-of-two scale (fixed<8, k>)."""
+    return qnn.QuantConv2d(in_ch, out_ch, 1, bias=bias, weight_quant=Int8WeightPerTensorFixedPoint)
+
+
+class HardSigmoidPo2(nn.Module):
+    """Exact-in-hardware sigmoid stand-in: clip(x/4 + 1/2, 0, 1) on a 2^-frac_bits grid.
+
+    x/4 is a shift, so the only rounding is the final quantiser: ufixed<frac_bits, 0>, i.e. the
+    output lies in {0, 1/2^f, ..., 1 - 1/2^f}. PyTorch uses it in training and eval, so there is no
+    float-sigmoid vs LUT mismatch.
+    """
+
+    def __init__(self, frac_bits: int = 8):
+        super().__init__()
+        self.quant = fixed_point_act(frac_bits, 0, signed=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.quant(x * 0.25 + 0.5)
+
+
+class BilinearUpsample(nn.Module):
+    """Fixed bilinear x``ratio`` upsampling (align_corners=False, edge replicate), NCHW.
+
+    For ratio 4 each output pixel is a weighted sum of 4 inputs with weights that are multiples of
+    1/64 (1/8 per axis), so a fixed-point input stays exactly representable with 6 more fractional
+    bits.
+    """
+
+    def __init__(self, ratio: int):
+        super().__init__()
+        self.ratio = ratio
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, scale_factor=self.ratio, mode='bilinear', align_corners=False)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters, excluding the estimator's own (alpha, lam) which never reach hardware."""
+    return sum(p.numel() for n, p in model.named_parameters() if '.estimator.' not in n)

@@ -1,0 +1,197 @@
+"""Training loop (paper recipe by default): L1 loss, Adam(lr 1e-3, wd 1e-5), cosine annealing with
+warm restarts (T0 50, Tmult 2, eta_min 1e-5, stepped once per epoch), batch 4, no augmentation.
+
+A checkpoint is written atomically after every epoch (``last.pt``; ``best.pt`` on a new best
+validation loss). ``resume=True`` continues from ``last.pt``; shuffling is seeded per epoch from
+(seed, epoch), so an interrupted-and-resumed run reproduces the uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from quant_models.data.dataset import PanDataset
+from quant_models.errors import HsbinetError
+from quant_models.estimators import set_estimator_progress
+from quant_models.hsbinet import HSBiNet, HSBiNetConfig, build_model
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1600
+    batch_size: int = 4
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    t0: int = 50
+    t_mult: int = 2
+    eta_min: float = 1e-5
+    loss: str = 'l1'
+    seed: int = 0
+    time_budget_min: float | None = None  # stop cleanly after this many minutes (CPU demos)
+    threads: int | None = None
+
+    def validate(self) -> 'TrainConfig':
+        if self.loss not in ('l1', 'l2'):
+            raise HsbinetError('Unknown loss', key='train.loss', expected="'l1' or 'l2'", found=repr(self.loss))
+        for k in ('epochs', 'batch_size', 't0', 't_mult'):
+            if int(getattr(self, k)) < 1:
+                raise HsbinetError('Training setting must be >= 1', key=f'train.{k}', expected='>= 1',
+                                   found=repr(getattr(self, k)))
+        return self
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + '.partial')
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint written by :func:`train` (CPU), with a clear error for a wrong file."""
+    path = Path(path)
+    if not path.is_file():
+        raise HsbinetError('Checkpoint not found', file=str(path), hint='pass the last.pt or best.pt '
+                           'written by `hsbinet train`')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
+        raise HsbinetError('Checkpoint could not be read', file=str(path), found=f'{type(e).__name__}: {e}') from None
+    if not isinstance(ckpt, dict) or 'model_config' not in ckpt or 'state_dict' not in ckpt:
+        raise HsbinetError('Not an hsbinet checkpoint', file=str(path), key='model_config/state_dict',
+                           expected='a dict written by `hsbinet train`', found=type(ckpt).__name__)
+    return ckpt
+
+
+def model_from_checkpoint(path_or_ckpt) -> HSBiNet:
+    """Rebuild the model of a checkpoint in eval mode."""
+    ckpt = path_or_ckpt if isinstance(path_or_ckpt, dict) else load_checkpoint(path_or_ckpt)
+    model = build_model(HSBiNetConfig(**ckpt['model_config']))
+    model.load_state_dict(ckpt['state_dict'])
+    return model.eval()
+
+
+def _loss_fn(name: str):
+    return torch.nn.L1Loss() if name == 'l1' else torch.nn.MSELoss()
+
+
+def evaluate_loss(model: HSBiNet, loader: DataLoader, loss_name: str) -> float:
+    model.eval()
+    fn, total, n = _loss_fn(loss_name), 0.0, 0
+    with torch.no_grad():
+        for b in loader:
+            out = model(b['ms'], b['pan'])
+            total += fn(out, b['gt']).item() * b['gt'].shape[0]
+            n += b['gt'].shape[0]
+    return total / max(n, 1)
+
+
+def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path,
+          resume: bool = False, stop_after_epochs: int | None = None,
+          log: Callable[[str], None] = print, progress: bool = True) -> dict:
+    """Train HS-BiNet on ``data_dir``/train.h5 (validation on val.h5); checkpoints in ``out_dir``.
+
+    ``stop_after_epochs`` stops after that many epochs of *this call* (used to simulate an
+    interruption); ``train_cfg.time_budget_min`` stops after the epoch that exceeds the budget.
+    Returns a summary dict (epochs run, best val loss, history, checkpoint paths, throughput).
+    """
+    train_cfg.validate()
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
+    train_set = PanDataset(data_dir / 'train.h5')
+    val_set = PanDataset(data_dir / 'val.h5')
+    bands = train_set[0]['ms'].shape[0]
+    if model_cfg.bands != bands:
+        raise HsbinetError('Band count of the model and the data disagree', file=str(data_dir / 'train.h5'),
+                           key='MS', expected=f'{model_cfg.bands} bands (model.bands)', found=f'{bands} bands')
+    ratio = train_set[0]['pan'].shape[-1] // train_set[0]['ms'].shape[-1]
+    if model_cfg.ratio != ratio:
+        raise HsbinetError('Ratio of the model and the data disagree', file=str(data_dir / 'train.h5'),
+                           key='PAN/MS', expected=f'ratio {model_cfg.ratio} (model.ratio)', found=f'ratio {ratio}')
+
+    seed_everything(train_cfg.seed)
+    model = build_model(model_cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=train_cfg.t0, T_mult=train_cfg.t_mult,
+                                                                 eta_min=train_cfg.eta_min)
+    start_epoch, history, best_val = 0, [], math.inf
+    last, best = out_dir / 'last.pt', out_dir / 'best.pt'
+    if resume:
+        if not last.is_file():
+            raise HsbinetError('Nothing to resume', file=str(last), hint='run `hsbinet train` without --resume first')
+        ckpt = load_checkpoint(last)
+        if ckpt['model_config'] != model_cfg.to_dict():
+            raise HsbinetError('The checkpoint was trained with another model configuration', file=str(last),
+                               key='model', expected=str(model_cfg.to_dict()), found=str(ckpt['model_config']))
+        model.load_state_dict(ckpt['state_dict'])
+        opt.load_state_dict(ckpt['optimizer'])
+        sched.load_state_dict(ckpt['scheduler'])
+        start_epoch, history, best_val = ckpt['epoch'] + 1, ckpt['history'], ckpt['best_val']
+        log(f'resuming from {last} at epoch {start_epoch + 1}/{train_cfg.epochs}')
+
+    val_loader = DataLoader(val_set, batch_size=train_cfg.batch_size, shuffle=False)
+    loss_fn = _loss_fn(train_cfg.loss)
+    t_start, patches_seen, train_time = time.time(), 0, 0.0
+    epochs_this_call = 0
+    for epoch in range(start_epoch, train_cfg.epochs):
+        model.train()
+        set_estimator_progress(model, epoch, train_cfg.epochs)
+        gen = torch.Generator().manual_seed(train_cfg.seed * 100003 + epoch)
+        loader = DataLoader(train_set, batch_size=train_cfg.batch_size, shuffle=True, generator=gen)
+        t0, total = time.time(), 0.0
+        bar = tqdm(loader, desc=f'epoch {epoch + 1}/{train_cfg.epochs}', leave=False, disable=not progress,
+                   unit='batch')
+        for b in bar:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(b['ms'], b['pan']), b['gt'])
+            loss.backward()
+            opt.step()
+            total += loss.item() * b['gt'].shape[0]
+            patches_seen += b['gt'].shape[0]
+            bar.set_postfix(loss=f'{loss.item():.4f}')
+        train_time += time.time() - t0
+        lr = opt.param_groups[0]['lr']
+        sched.step()
+        val = evaluate_loss(model, val_loader, train_cfg.loss)
+        history.append({'epoch': epoch + 1, 'train_loss': total / len(train_set), 'val_loss': val, 'lr': lr,
+                        'seconds': round(time.time() - t0, 3)})
+        state = {'version': CHECKPOINT_VERSION, 'model_config': model_cfg.to_dict(),
+                 'train_config': asdict(train_cfg), 'state_dict': model.state_dict(), 'optimizer': opt.state_dict(),
+                 'scheduler': sched.state_dict(), 'epoch': epoch, 'history': history,
+                 'best_val': min(best_val, val), 'data_dir': str(data_dir)}
+        _atomic_save(state, last)
+        if val < best_val:
+            best_val = val
+            _atomic_save(state, best)
+        log(f'epoch {epoch + 1}/{train_cfg.epochs}  train {history[-1]["train_loss"]:.5f}  val {val:.5f}  '
+            f'lr {lr:.2e}  ({history[-1]["seconds"]:.1f} s)')
+        epochs_this_call += 1
+        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
+            break
+        if train_cfg.time_budget_min is not None and time.time() - t_start > 60 * train_cfg.time_budget_min:
+            log(f'time budget of {train_cfg.time_budget_min} min reached after epoch {epoch + 1}: stopping')
+            break
+    return {'epochs_completed': len(history), 'best_val_loss': best_val, 'history': history,
+            'last': str(last), 'best': str(best if best.is_file() else last),
+            'train_patches_per_s': patches_seen / train_time if train_time else None}

@@ -27,8 +27,8 @@ def _cmd_data(a) -> None:
     from build_flows.flow import data_stage
     cfg = {'ratio': a.ratio, 'gnyq': a.gnyq, 'patch': a.patch, 'test_patch': a.test_patch}
     s = data_stage(a.scene, a.out, cfg, seed=a.seed)
-    print(f'wrote {a.out}/train.h5 ({s["counts"]["train"]} patches), val.h5 ({s["counts"]["val"]}), '
-          f'test.h5 ({s["counts"]["test"]})')
+    print(f'wrote {a.out}/train.h5 ({s["patch_counts"]["train"]} patches), val.h5 ({s["patch_counts"]["val"]}), '
+          f'test.h5 ({s["patch_counts"]["test"]})')
 
 
 def _cmd_train(a) -> None:

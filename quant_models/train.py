@@ -132,11 +132,9 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
 
     seed_everything(train_cfg.seed)
     model = build_model(model_cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=train_cfg.t0, T_mult=train_cfg.t_mult,
-                                                                 eta_min=train_cfg.eta_min)
     start_epoch, history, best_val = 0, [], math.inf
     last, best = out_dir / 'last.pt', out_dir / 'best.pt'
+    ckpt = None
     if resume:
         if not last.is_file():
             raise HsbinetError('Nothing to resume', file=str(last), hint='run `hsbinet train` without --resume first')
@@ -144,7 +142,14 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
         if ckpt['model_config'] != model_cfg.to_dict():
             raise HsbinetError('The checkpoint was trained with another model configuration', file=str(last),
                                key='model', expected=str(model_cfg.to_dict()), found=str(ckpt['model_config']))
+        # Load the model BEFORE creating the optimizer: Brevitas rebuilds its quantizer modules (and
+        # with them the estimator's alpha/lam Parameters) in load_state_dict, so an optimizer made
+        # earlier would keep updating orphaned tensors.
         model.load_state_dict(ckpt['state_dict'])
+    opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=train_cfg.t0, T_mult=train_cfg.t_mult,
+                                                                 eta_min=train_cfg.eta_min)
+    if ckpt is not None:
         opt.load_state_dict(ckpt['optimizer'])
         sched.load_state_dict(ckpt['scheduler'])
         start_epoch, history, best_val = ckpt['epoch'] + 1, ckpt['history'], ckpt['best_val']

@@ -1,0 +1,85 @@
+"""HS-BiNet profiles: shapes, gradients, init behaviour, fixed-point grids, parameter accounting."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from quant_models.errors import HsbinetError
+from quant_models.hsbinet import HSBiNetConfig, build_model, model_summary
+from quant_models.layers import BinaryConv2d, FixedPointBN
+
+
+def _inputs(B=6, h=4, r=4, n=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, B, h, h, generator=g), torch.rand(n, 1, h * r, h * r, generator=g)
+
+
+@pytest.mark.parametrize('profile', ['paper', 'hardware'])
+def test_forward_shape_and_every_trainable_parameter_gets_a_gradient(profile):
+    torch.manual_seed(0)
+    model = build_model(HSBiNetConfig(bands=6, hidden=8, blocks=1, profile=profile))
+    ms, pan = _inputs()
+    out = model(ms, pan)
+    assert out.shape == (2, 6, 16, 16)
+    F.l1_loss(out, torch.rand_like(out)).backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, missing
+    n_binary = sum(isinstance(m, BinaryConv2d) for m in model.modules())
+    assert n_binary == 3 + 1 + 2 + 1 + 1 + 1 + 1  # MSFE 3+1, block 2, edge, fusion, decoder conv + attention
+
+
+def test_paper_profile_starts_as_bilinear_upsampling():
+    torch.manual_seed(0)
+    model = build_model(HSBiNetConfig(bands=6, hidden=8, blocks=1, profile='paper')).eval()
+    ms, pan = _inputs()
+    with torch.no_grad():
+        out = model(ms, pan)
+    assert torch.equal(out, F.interpolate(ms, scale_factor=4, mode='bilinear', align_corners=False))
+
+
+def test_hardware_profile_output_lies_on_the_io_fixed_point_grid():
+    torch.manual_seed(0)
+    model = build_model(HSBiNetConfig(bands=6, hidden=8, blocks=1, profile='hardware'))
+    ms, pan = _inputs()
+    model.train()
+    model(ms, pan)  # populate BN running statistics
+    model.eval()
+    with torch.no_grad():
+        out = model(ms, pan).numpy().astype(np.float64)
+    scaled = out * 2.0 ** 14  # fixed<16,2>: 14 fractional bits
+    assert np.array_equal(scaled, np.round(scaled))
+    assert scaled.min() >= -2 ** 15 and scaled.max() <= 2 ** 15 - 1
+
+
+def test_fixed_point_bn_rounds_its_affine_at_inference():
+    bn = FixedPointBN(3, frac_bits=8)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([0.3, -1.7, 2.2]))
+        bn.bias.copy_(torch.tensor([0.01, 0.5, -0.123]))
+        bn.running_mean.copy_(torch.tensor([0.2, -0.1, 3.0]))
+        bn.running_var.copy_(torch.tensor([0.5, 2.0, 1.5]))
+    bn.eval()
+    a, b = bn.folded()
+    assert torch.equal(a * 256, torch.round(a * 256)) and torch.equal(b * 256, torch.round(b * 256))
+    x = torch.randint(-50, 50, (1, 3, 4, 4)).float()
+    assert torch.equal(bn(x), x * a.view(1, 3, 1, 1) + b.view(1, 3, 1, 1))
+
+
+def test_parameter_count_and_weight_memory_for_the_paper_setting(capsys):
+    paper = model_summary(build_model(HSBiNetConfig(bands=191, hidden=64, blocks=4, profile='paper')))
+    hw = model_summary(build_model(HSBiNetConfig(bands=191, hidden=64, blocks=4, profile='hardware')))
+    print(f"\npaper profile: {paper['parameters']:,} parameters (paper: 1.60 M), "
+          f"{paper['weight_memory_bits']:,} bits; hardware profile: {hw['parameters']:,} parameters, "
+          f"{hw['weight_memory_bits']:,} bits")
+    assert 1.0e6 < paper['parameters'] < 2.2e6  # same order as the paper's 1.60 M
+    # binary weights dominate the hardware profile: memory far below float32 storage
+    assert hw['weight_memory_bits'] < hw['float32_equivalent_bits'] / 16
+    assert hw['binary_weights'] > 0.9 * hw['parameters']
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(HsbinetError, match='model.profile'):
+        build_model(HSBiNetConfig(bands=4, profile='fpga'))
+    with pytest.raises(HsbinetError, match='model.hidden'):
+        build_model(HSBiNetConfig(bands=4, hidden=0))

@@ -98,6 +98,13 @@ class ThermometerEncoder(nn.Module):
         # thresholds spread over the normalised PAN range so every channel starts informative
         self.bias = nn.Parameter(-torch.linspace(0.05, 0.95, channels))
 
+    @torch.no_grad()
+    def init_from_data(self, pan: Tensor) -> None:
+        """Thresholds at evenly spaced quantiles (2%..98%) of the PAN values in ``pan``."""
+        q = torch.linspace(0.02, 0.98, self.bias.numel())
+        self.weight.fill_(1.0)
+        self.bias.copy_(-torch.quantile(pan.flatten().float()[:1_000_000], q))
+
     def folded(self) -> tuple[Tensor, Tensor]:
         w, b = self.weight, self.bias
         if self.frac_bits is not None:

@@ -107,7 +107,7 @@ def evaluate_loss(model: HSBiNet, loader: DataLoader, loss_name: str) -> float:
 
 def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path,
           resume: bool = False, stop_after_epochs: int | None = None,
-          log: Callable[[str], None] = print, progress: bool = True) -> dict:
+          log: Callable[[str], None] = print, progress: bool = True, log_every: int = 50) -> dict:
     """Train HS-BiNet on ``data_dir``/train.h5 (validation on val.h5); checkpoints in ``out_dir``.
 
     ``stop_after_epochs`` stops after that many epochs of *this call* (used to simulate an
@@ -146,6 +146,8 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
         # with them the estimator's alpha/lam Parameters) in load_state_dict, so an optimizer made
         # earlier would keep updating orphaned tensors.
         model.load_state_dict(ckpt['state_dict'])
+    else:
+        model.edge.thermo.init_from_data(torch.from_numpy(train_set.set.pan))
     opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=train_cfg.t0, T_mult=train_cfg.t_mult,
                                                                  eta_min=train_cfg.eta_min)
@@ -159,22 +161,21 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
     loss_fn = _loss_fn(train_cfg.loss)
     t_start, patches_seen, train_time = time.time(), 0, 0.0
     epochs_this_call = 0
-    for epoch in range(start_epoch, train_cfg.epochs):
+    epochs = tqdm(range(start_epoch, train_cfg.epochs), desc='training', unit='epoch', disable=not progress,
+                  initial=start_epoch, total=train_cfg.epochs)
+    for epoch in epochs:
         model.train()
         set_estimator_progress(model, epoch, train_cfg.epochs)
         gen = torch.Generator().manual_seed(train_cfg.seed * 100003 + epoch)
         loader = DataLoader(train_set, batch_size=train_cfg.batch_size, shuffle=True, generator=gen)
         t0, total = time.time(), 0.0
-        bar = tqdm(loader, desc=f'epoch {epoch + 1}/{train_cfg.epochs}', leave=False, disable=not progress,
-                   unit='batch')
-        for b in bar:
+        for b in loader:
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(b['ms'], b['pan']), b['gt'])
             loss.backward()
             opt.step()
             total += loss.item() * b['gt'].shape[0]
             patches_seen += b['gt'].shape[0]
-            bar.set_postfix(loss=f'{loss.item():.4f}')
         train_time += time.time() - t0
         lr = opt.param_groups[0]['lr']
         sched.step()
@@ -189,14 +190,20 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
         if val < best_val:
             best_val = val
             _atomic_save(state, best)
-        log(f'epoch {epoch + 1}/{train_cfg.epochs}  train {history[-1]["train_loss"]:.5f}  val {val:.5f}  '
-            f'lr {lr:.2e}  ({history[-1]["seconds"]:.1f} s)')
+        epochs.set_postfix(train=f'{history[-1]["train_loss"]:.5f}', val=f'{val:.5f}', best=f'{best_val:.5f}',
+                           lr=f'{lr:.1e}')
         epochs_this_call += 1
+        budget_hit = (train_cfg.time_budget_min is not None
+                      and time.time() - t_start > 60 * train_cfg.time_budget_min)
+        if (epoch + 1) % log_every == 0 or budget_hit or epoch + 1 == train_cfg.epochs:
+            log(f'epoch {epoch + 1}/{train_cfg.epochs}  train {history[-1]["train_loss"]:.5f}  val {val:.5f}  '
+                f'best {best_val:.5f}  lr {lr:.2e}')
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
             break
-        if train_cfg.time_budget_min is not None and time.time() - t_start > 60 * train_cfg.time_budget_min:
+        if budget_hit:
             log(f'time budget of {train_cfg.time_budget_min} min reached after epoch {epoch + 1}: stopping')
             break
+    epochs.close()
     return {'epochs_completed': len(history), 'best_val_loss': best_val, 'history': history,
             'last': str(last), 'best': str(best if best.is_file() else last),
             'train_patches_per_s': patches_seen / train_time if train_time else None}

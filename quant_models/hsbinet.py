@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from brevitas import nn as qnn
 from torch import Tensor, nn
 
@@ -115,7 +116,8 @@ class ThermometerEncoder(nn.Module):
 
     def forward(self, pan: Tensor) -> Tensor:
         w, b = (self.weight, self.bias) if self.training else self.folded()
-        return pan * w.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
+        # a 1 -> C 1x1 conv with bias: exports as one Conv node (no broadcast Mul/Add)
+        return F.conv2d(pan, w.view(-1, 1, 1, 1), b)
 
 
 class ConvBN(nn.Sequential):

@@ -74,7 +74,9 @@ class FixedPointBN(nn.BatchNorm2d):
         if self.training or self.frac_bits is None:
             return super().forward(x)
         a, b = self.folded()
-        return x * a.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
+        # (x - 0) / sqrt(1 + 0) * a + b == x * a + b exactly; written as batch_norm so the ONNX
+        # export is one BatchNormalization node that qonnx and hls4ml map to a fixed-point scale/shift.
+        return F.batch_norm(x, torch.zeros_like(a), torch.ones_like(a), a, b, training=False, eps=0.0)
 
 
 def fixed_point_act(bit_width: int, int_bits: int, signed: bool = True) -> qnn.QuantIdentity:

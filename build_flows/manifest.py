@@ -7,7 +7,6 @@ a folder left by an interrupted run never looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -16,16 +15,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from quant_models.data.readers import file_sha256
+
 TOOLS = ('hsbinet', 'torch', 'brevitas', 'qonnx', 'hls4ml', 'onnx', 'onnxruntime', 'numpy', 'scipy', 'h5py',
          'tensorly')
-
-
-def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def tool_versions() -> dict:
@@ -60,7 +53,7 @@ class Manifest:
     def artifact(self, name: str, path: str | Path) -> None:
         p = Path(path)
         self.data['artifacts'][name] = {'path': os.path.relpath(p, self.folder), 'bytes': p.stat().st_size,
-                                        'sha256': sha256(p)}
+                                        'sha256': file_sha256(p)}
 
     def stage(self, name: str, seconds: float, **info) -> None:
         self.data['stages'][name] = {'status': 'ok', 'seconds': round(seconds, 2), **info}

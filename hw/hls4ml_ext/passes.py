@@ -1,0 +1,99 @@
+"""Optimizer passes of the extension (backend independent, added to hls4ml's generic flows).
+
+- ``hsbinet_ext_channel_gate_constants`` (flow ``parse_qonnx``): removes the Constant layers of
+  the ChannelGate's W and K (already read by the ONNX handler) and keeps X as its only input.
+- ``hsbinet_ext_infer_precision`` (flow ``convert``, placed before ``infer_precision_types`` so
+  that hls4ml never gives these layers the model default): once the input precision is known,
+  sets BilinearResize's exact result / accumulator / weight types, and checks io_stream and the
+  input precision of both layers.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from hls4ml.model.layers import Constant
+from hls4ml.model.optimizer import OptimizerPass
+from hls4ml.model.types import NamedType, UnspecifiedPrecisionType, XnorPrecisionType
+
+from .errors import HlsExtensionError
+from .precision import (
+    bilinear_accum_precision,
+    bilinear_result_precision,
+    bilinear_weight_precision,
+    holds_exactly,
+)
+
+
+class ChannelGateRemoveConstants(OptimizerPass):
+    def match(self, node):
+        return node.class_name == 'ChannelGate' and len(node.inputs) > 1
+
+    def transform(self, model, node):
+        for inp in node.inputs[1:]:
+            const = node.get_input_node(inp)
+            if const is None:
+                continue
+            if not isinstance(const, Constant):
+                raise HlsExtensionError(f'ChannelGate {node.name}: input {inp!r} must be a constant (W or K), found '
+                                        f'layer {const.name} ({const.class_name})')
+            other_users = [n for n in model.graph.values() if n is not node and inp in n.inputs]
+            if not other_users:
+                model.remove_node(const)
+        node.inputs = node.inputs[:1]
+        return True
+
+
+def check_io_stream(node) -> None:
+    io_type = node.model.config.get_config_value('IOType')
+    if io_type != 'io_stream':
+        raise HlsExtensionError(f'{node.class_name} {node.name}: only io_type="io_stream" is implemented; '
+                                f'found {io_type!r}')
+
+
+def check_gate_input(node) -> bool:
+    """True if the ChannelGate input is hls4ml's 1-bit XNOR encoding; error if it cannot hold +-1."""
+    p = node.get_input_variable().type.precision
+    if isinstance(p, XnorPrecisionType):
+        return True
+    if isinstance(p, UnspecifiedPrecisionType) or not getattr(p, 'signed', False):
+        raise HlsExtensionError(f'ChannelGate {node.name}: the input must hold +-1: a 1-bit XNOR type (e.g. after a '
+                                f'BipolarQuant) or a signed type such as ap_int<2>; found {p}')
+    return False
+
+
+class HsbinetExtInferPrecision(OptimizerPass):
+    def match(self, node):
+        if node.class_name not in ('BilinearResize', 'ChannelGate') or node.get_attr('hsbinet_ext_typed', False):
+            return False
+        inp = node.get_input_variable()
+        return inp is not None and not isinstance(inp.type.precision, UnspecifiedPrecisionType)
+
+    def transform(self, model, node):
+        check_io_stream(node)
+        if node.class_name == 'ChannelGate':
+            check_gate_input(node)
+        else:
+            set_bilinear_types(node)
+        node.set_attr('hsbinet_ext_typed', True)
+        return False
+
+
+def set_bilinear_types(node) -> None:
+    in_p = node.get_input_variable().type.precision
+    ratio = node.get_attr('ratio')
+    try:
+        exact = bilinear_result_precision(in_p, ratio)
+        accum = bilinear_accum_precision(in_p, ratio)
+    except HlsExtensionError as err:
+        raise HlsExtensionError(f'BilinearResize {node.name}: input precision {in_p}: {err}') from None
+    node.set_attr('exact_result_precision', str(exact))
+    node.set_attr('bilinear_accum_t', NamedType(f'{node.name}_accum_t', accum))
+    node.set_attr('bilinear_weight_t', NamedType(f'{node.name}_weight_t', bilinear_weight_precision(ratio)))
+    out_type = node.get_output_variable().type
+    if node.get_attr('result_precision_source') == 'derived':
+        out_type.precision = exact
+    elif not holds_exactly(out_type.precision, exact):
+        warnings.warn(f'BilinearResize {node.name}: the configured result precision {out_type.precision} does not '
+                      f'hold the exact output {exact} of input {in_p}: the output is rounded/wrapped by that type',
+                      UserWarning, stacklevel=2)

@@ -42,6 +42,7 @@ def straight_through(x: Tensor, surrogate: Tensor) -> Tensor:
     return surrogate + (binary_sign(x) - surrogate).detach()
 
 
+
 class AtisteEstimator(nn.Module):
     """ATISTE with learnable per-channel sharpness ``alpha`` and per-layer mixing ``lam`` in [0, 1].
 
@@ -71,6 +72,9 @@ class AtisteEstimator(nn.Module):
         return (1.0 - lam) * torch.tanh(self.alpha * x) + lam * x
 
     def forward(self, x: Tensor) -> Tensor:
+        if not torch.is_grad_enabled():
+            # inference: the plain sign (f + (sign - f) in float32 is +-1 only while |f| < 2^24)
+            return binary_sign(x)
         return straight_through(x, self.surrogate(x))
 
 

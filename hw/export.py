@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import onnxruntime
 import torch
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
@@ -27,10 +28,12 @@ from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.util.cleanup import cleanup_model
 
 from hw.qonnx_passes import (FillResizeRoi, FuseChannelGate, MakeInputsChannelsLast, ResizeToBilinearResize,
-                             SinkChannelsFirstTransposes, StripEmptyOptionalInputs, rename_tensor,
+                             SinkChannelsFirstTransposes, SplitWideConcat, StripEmptyOptionalInputs, rename_tensor,
                              check_final_graph, op_histogram, reinfer_shapes, set_input_shapes)
 from quant_models.errors import HsbinetError
 from sim.compare import compare_exact
+
+onnxruntime.set_default_logger_severity(3)  # qonnx runs one node per session: silence per-node opset warnings
 
 INPUT_NAMES = ('ms', 'pan')
 OUTPUT_NAME = 'out'
@@ -148,6 +151,7 @@ def build_final_qonnx(raw_path, out_path) -> Path:
     model = reinfer_shapes(model)
     model = model.transform(ResizeToBilinearResize())
     model = model.transform(FuseChannelGate())
+    model = model.transform(SplitWideConcat())
     model = model.transform(StripEmptyOptionalInputs())
     model = model.transform(FillResizeRoi())
     model = reinfer_shapes(model)

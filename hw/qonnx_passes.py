@@ -515,6 +515,27 @@ class StripEmptyOptionalInputs(Transformation):
         return model, False
 
 
+class SplitWideConcat(Transformation):
+    """Concat of n > 2 tensors -> a left-to-right chain of 2-input Concats (same result).
+
+    hls4ml shortcoming: its ONNX Concat handler accepts exactly two inputs ("Merging more than
+    two tensors is not yet supported"); HS-BiNet's MSFE concatenates three branches.
+    """
+
+    def apply(self, model):
+        for n in model.graph.node:
+            if n.op_type != 'Concat' or len(n.input) <= 2:
+                continue
+            axis = _attr(n, 'axis')
+            first = helper.make_node('Concat', list(n.input[:2]), [model.make_new_valueinfo_name()],
+                                     axis=axis, name=f'{n.name}_split0')
+            model.graph.node.insert(_node_index(model, n), first)
+            del n.input[0]
+            n.input[0] = first.output[0]
+            return model, True
+        return model, False
+
+
 class FillResizeRoi(Transformation):
     """Give every Resize with an empty RoI input a 1-element zero RoI constant.
 

@@ -50,6 +50,28 @@ def _cmd_evaluate(a) -> None:
     print(f'wrote {Path(a.out) / "metrics.json"} and {len(r["figures"])} figures')
 
 
+def _cmd_export(a) -> None:
+    from build_flows.flow import export_stage
+    r = export_stage(a.checkpoint, a.out, patch=a.patch)
+    print(f'final QONNX: {r["final"]} ({r["transposes"]} Transpose nodes; torch vs qonnx '
+          f'{"bit-exact" if r["bit_exact"] else "MISMATCH"})')
+    if not r['bit_exact']:
+        raise SystemExit(1)
+
+
+def _cmd_lower(a) -> None:
+    from build_flows.flow import lower_stage
+    r = lower_stage(a.onnx, a.out, backend=a.backend)
+    print(f'hls4ml io_stream project ({a.backend}): {r["project"]}; precision table: {r["precisions"]}')
+
+
+def _cmd_csim(a) -> None:
+    from sim.csim import run_csim
+    v = run_csim(a.checkpoint, a.test, a.out, patches=a.patches, backend=a.backend, inject_fault=a.inject_fault)
+    if not v['bit_exact']:
+        raise SystemExit(1)
+
+
 def _cmd_run(a) -> None:
     from build_flows.flow import run
     over = {'train': {'time_budget_min': a.time_budget}} if a.time_budget is not None else None
@@ -86,6 +108,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument('--test', required=True, help='HyperPanCollection .h5 with GT (e.g. DIR/test.h5)')
     e.add_argument('--out', required=True)
     e.set_defaults(func=_cmd_evaluate)
+
+    x = sub.add_parser('export', help='QONNX export of a checkpoint (channels-last, no Transpose), verified vs torch')
+    x.add_argument('--checkpoint', required=True)
+    x.add_argument('--out', required=True, help='folder for raw.onnx and final.onnx')
+    x.add_argument('--patch', type=int, default=32, help='PAN patch size the accelerator is built for')
+    x.set_defaults(func=_cmd_export)
+
+    lo = sub.add_parser('lower', help='final QONNX -> hls4ml io_stream project with bounds-derived precisions')
+    lo.add_argument('--onnx', required=True, help='final.onnx written by `hsbinet export`')
+    lo.add_argument('--out', required=True)
+    lo.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado'])
+    lo.set_defaults(func=_cmd_lower)
+
+    c = sub.add_parser('csim', help='C-simulation vs PyTorch and QONNX on .h5 patches; exit 1 on any mismatch')
+    c.add_argument('--checkpoint', required=True)
+    c.add_argument('--test', required=True, help='HyperPanCollection .h5 (MS, PAN; e.g. Test_WDC.h5)')
+    c.add_argument('--out', required=True)
+    c.add_argument('--patches', type=int, default=4)
+    c.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado'])
+    c.add_argument('--inject-fault', action='store_true', help='flip one binary weight bit in the generated design')
+    c.set_defaults(func=_cmd_csim)
 
     r = sub.add_parser('run', help='the whole chain on one scene, in one build folder with a manifest')
     r.add_argument('--scene', help='cube file or embedded name (default: the config\'s scene, indian_pines)')

@@ -67,6 +67,34 @@ def evaluate_stage(checkpoint: str | Path, test_h5: str | Path, out_dir: str | P
     return evaluate(checkpoint, check_test_file(test_h5), out_dir, log=log)
 
 
+def export_stage(checkpoint: str | Path, out_dir: str | Path, patch: int = 32, seed: int = 0,
+                 log: Log = print) -> dict:
+    """QONNX export (raw + final channels-last graph) verified against PyTorch on random grid inputs."""
+    import torch
+
+    from hw.export import export_and_verify
+    from quant_models.layers import fixed_point_act
+    from quant_models.train import model_from_checkpoint
+    model = model_from_checkpoint(checkpoint)
+    cfg = model.cfg
+    g = torch.Generator().manual_seed(seed)
+    q = fixed_point_act(*cfg.io_bits).eval()
+    h = patch // cfg.ratio
+    ms, pan = q(torch.rand(2, cfg.bands, h, h, generator=g)), q(torch.rand(2, 1, patch, patch, generator=g))
+    return export_and_verify(model, out_dir, ms, pan, log=log)
+
+
+def lower_stage(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis', log: Log = print) -> dict:
+    """hls4ml io_stream project from a final QONNX graph; writes precisions.json beside it."""
+    from hw.hls4ml_lower import lower_hls4ml
+    out_dir = Path(out_dir)
+    hm, table = lower_hls4ml(final_onnx, out_dir / 'hls4ml_prj', backend=backend)
+    hm.write()
+    (out_dir / 'precisions.json').write_text(json.dumps(table, indent=1))
+    log(f'{len(table)} layers, every precision derived from worst-case bounds -> {out_dir / "precisions.json"}')
+    return {'project': str(out_dir / 'hls4ml_prj'), 'precisions': str(out_dir / 'precisions.json')}
+
+
 def _prepare_out(out: Path) -> None:
     """A build folder is replaced only if it is one of ours (has a manifest); never a user folder."""
     if out.exists() and any(out.iterdir()):
@@ -92,7 +120,7 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
     stage = 'data'
     try:
         t = time.time()
-        log(f'[1/3] data: {cfg["scene"]} -> {out / "data"}')
+        log(f'[1/4] data: {cfg["scene"]} -> {out / "data"}')
         summary = data_stage(cfg['scene'], out / 'data', cfg['data'], cfg.get('seed', 0), log)
         man.input('scene', str(cfg['scene']), summary.get('source_sha256'))
         for split in ('train', 'val', 'test'):
@@ -101,7 +129,7 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
 
         stage = 'train'
         t = time.time()
-        log(f'[2/3] train -> {out / "train"}')
+        log(f'[2/4] train -> {out / "train"}')
         result = train_stage(cfg, out / 'data', out / 'train', log=log, progress=progress)
         man.artifact('checkpoint', result['best'])
         man.stage('train', time.time() - t, epochs=result['epochs_completed'], best_val_loss=result['best_val_loss'],
@@ -109,7 +137,7 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
 
         stage = 'evaluate'
         t = time.time()
-        log(f'[3/3] evaluate -> {out / "eval"}')
+        log(f'[3/4] evaluate -> {out / "eval"}')
         report = evaluate_stage(result['best'], out / 'data' / 'test.h5', out / 'eval', log=log)
         man.artifact('metrics', out / 'eval' / 'metrics.json')
         for fig, path in report['figures'].items():
@@ -117,6 +145,24 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
         man.data['metrics'] = report['methods']
         man.data['verdicts']['beats_bicubic'] = report['beats_bicubic']
         man.stage('evaluate', time.time() - t, patches=report['patches'])
+
+        stage = 'csim'
+        t = time.time()
+        log(f'[4/4] export -> lower (hls4ml) -> C-simulation -> {out / "hw"}')
+        from sim.csim import run_csim
+        v = run_csim(result['best'], out / 'data' / 'test.h5', out / 'hw', patches=4, log=log)
+        for name, path in v['artifacts'].items():
+            p = Path(path)
+            if p.is_file():
+                man.artifact(name, p)
+        man.artifact('verdict', out / 'hw' / 'verdict.json')
+        man.data['verdicts']['bit_exact'] = v['bit_exact']
+        man.data['verdicts']['csim'] = {k: v[k] for k in ('bit_exact', 'patches', 'elements', 'mismatches',
+                                                          'first_mismatch')}
+        man.stage('csim', time.time() - t, timings=v['timings'])
+        if not v['bit_exact']:
+            raise HsbinetError('C-simulation is not bit-exact', file=str(out / 'hw' / 'verdict.json'),
+                               key='mismatches', expected='0', found=str(v['mismatches']))
     except HsbinetError as e:
         man.fail(stage, e.paragraph())
         raise
@@ -127,5 +173,6 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
     log(f'build folder: {out}  (manifest: {out / "manifest.json"})')
     log(json.dumps({'psnr_db': {k: round(v['psnr'], 3) for k, v in report['methods'].items()},
                     'sam_deg': {k: round(v['sam'], 3) for k, v in report['methods'].items()},
-                    'beats_bicubic': report['beats_bicubic']}))
+                    'beats_bicubic': report['beats_bicubic'], 'bit_exact': v['bit_exact'],
+                    'csim_mismatches': v['mismatches'], 'csim_elements': v['elements']}))
     return man.data

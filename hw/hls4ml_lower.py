@@ -209,11 +209,16 @@ def _convert(qmodel, out_dir: Path, backend: str, layer_cfg: dict | None, part: 
         for key in {name, name.removeprefix('Conv2D_')}:
             config['LayerName'].setdefault(key, {}).setdefault('Precision', {}).update(c['Precision'])
     kwargs = {'part': part} if part else {}
-    with warnings.catch_warnings(record=True) as caught:
+    import contextlib
+    import io
+    chatter = io.StringIO()  # hls4ml prints every layer; keep it in a log file, not on the console
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(chatter):
         warnings.simplefilter('always')
         hm = hls4ml.converters.convert_from_onnx_model(qmodel, output_dir=str(out_dir), io_type='io_stream',
                                                        backend=backend, hls_config=config, project_name=project,
                                                        **kwargs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / 'hls4ml_convert.log').write_text(chatter.getvalue())
     bad = [str(w.message) for w in caught if any(k in str(w.message) for k in FALLBACK_WARNINGS)]
     if bad:
         raise HsbinetError('hls4ml fell back silently while converting', key='hls4ml warning',

@@ -23,7 +23,10 @@ silent fallback (e.g. "Overriding attribute") is turned into an error.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,17 +204,16 @@ def _convert(qmodel, out_dir: Path, backend: str, layer_cfg: dict | None, part: 
 
     register_extensions()
     _drop_unsafe_passes()
-    config = hls4ml.utils.config_from_onnx_model(qmodel, granularity='name', backend=backend,
-                                                 default_precision=SENTINEL_DEFAULT)
+    chatter = io.StringIO()  # hls4ml prints every layer; keep it in a log file, not on the console
+    with contextlib.redirect_stdout(chatter):
+        config = hls4ml.utils.config_from_onnx_model(qmodel, granularity='name', backend=backend,
+                                                     default_precision=SENTINEL_DEFAULT)
     for name, c in (layer_cfg or {}).items():
         # hls4ml renames ONNX Conv nodes (Conv_2 -> Conv2D_Conv_2) after reading the config by the
         # ONNX name, so a rule is written under both names
         for key in {name, name.removeprefix('Conv2D_')}:
             config['LayerName'].setdefault(key, {}).setdefault('Precision', {}).update(c['Precision'])
     kwargs = {'part': part} if part else {}
-    import contextlib
-    import io
-    chatter = io.StringIO()  # hls4ml prints every layer; keep it in a log file, not on the console
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(chatter):
         warnings.simplefilter('always')
         hm = hls4ml.converters.convert_from_onnx_model(qmodel, output_dir=str(out_dir), io_type='io_stream',
@@ -245,6 +247,5 @@ def lower_hls4ml(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vi
             if str(layer.get_output_variable().type.precision).startswith(SENTINEL_DEFAULT[:-1])]
     if left:
         raise HsbinetError('A layer kept the default precision', key=left[0], hint='add a precision rule')
-    import shutil
     shutil.rmtree(out_dir / '_probe', ignore_errors=True)
     return hm, table

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.hls4ml_ext.precision import bilinear_extra_frac_bits
 from quant_models.errors import HsbinetError
 
 UNSAFE_PASSES = ('vivado:merge_batch_norm_quantized_tanh',)  # ignores the sign of the BN scale
@@ -165,7 +165,7 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
             iv = _prec_interval(layer.get_output_variable().type.precision)  # derived exactly by hw.hls4ml_ext
             if cls == 'BilinearResize':
                 src = out_of(layer)
-                iv = Interval(src.lo, src.hi, src.frac + 2 * int(math.log2(layer.get_attr('ratio'))) + 2)
+                iv = Interval(src.lo, src.hi, src.frac + bilinear_extra_frac_bits(int(layer.get_attr('ratio'))))
                 prec['result'] = iv.fixed()
         else:
             raise HsbinetError('No precision rule for this hls4ml layer', key=f'{layer.name} ({cls})',

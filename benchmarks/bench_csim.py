@@ -18,14 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.export import build_final_qonnx, export_qonnx
+from hw.export import build_final_qonnx, export_qonnx, nhwc
 from hw.hls4ml_lower import lower_hls4ml
 from quant_models.hsbinet import HSBiNetConfig, build_model
 from quant_models.layers import fixed_point_act
-
-
-def nhwc(x):
-    return np.ascontiguousarray(x.numpy().transpose(0, 2, 3, 1))
 
 
 def main() -> None:
@@ -61,9 +57,9 @@ def main() -> None:
             with torch.no_grad():
                 ms = q(torch.rand(1, a.bands, size // 4, size // 4))
                 pan = q(torch.rand(1, 1, size, size))
-                ref = nhwc(model(ms, pan))
+                ref = nhwc(model(ms, pan).numpy())
             t = time.time()
-            out = np.asarray(hm.predict([nhwc(ms), nhwc(pan)])).reshape(ref.shape)
+            out = np.asarray(hm.predict([nhwc(ms.numpy()), nhwc(pan.numpy())])).reshape(ref.shape)
             t_sim = time.time() - t
             print(f'{size:>7}x{size:<3}{t_exp:>11.1f} {t_conv:>12.1f} {t_comp:>12.1f} {t_sim:>16.2f} '
                   f'{str(np.array_equal(ref, out)):>10}')

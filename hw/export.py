@@ -172,7 +172,8 @@ def build_final_qonnx(raw_path, out_path) -> Path:
     return out_path
 
 
-def _nhwc(x: np.ndarray) -> np.ndarray:
+def nhwc(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) -> contiguous (N, H, W, C)."""
     return np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
 
 
@@ -221,10 +222,10 @@ def export_and_verify(model, out_dir, ms, pan, log: Callable[[str], None] = prin
             y_torch = model(ms_t, pan_t)
     finally:
         model.train(was_training)
-    y_torch = _nhwc(y_torch.detach().numpy())
+    y_torch = nhwc(y_torch.detach().numpy())
 
     qmodel = ModelWrapper(str(final))
-    y_qonnx = execute_final(qmodel, _nhwc(ms_t.numpy()), _nhwc(pan_t.numpy()))
+    y_qonnx = execute_final(qmodel, nhwc(ms_t.numpy()), nhwc(pan_t.numpy()))
     frac_bits = cfg.io_bits[0] - cfg.io_bits[1]
     cmp = compare_exact(y_torch, y_qonnx, frac_bits, 'torch', 'qonnx')
     result = {'bit_exact': cmp.exact, 'mismatches': cmp.mismatches, 'n_elements': cmp.elements,

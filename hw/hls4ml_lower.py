@@ -161,12 +161,12 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
             c = ranges[layer.get_input_node(layer.inputs[1]).name]
             iv = Interval(min(a.lo, c.lo), max(a.hi, c.hi), max(a.frac, c.frac))
             prec['result'] = iv.fixed()
-        elif cls in ('BilinearResize', 'ChannelGate'):
-            iv = _prec_interval(layer.get_output_variable().type.precision)  # derived exactly by hw.hls4ml_ext
-            if cls == 'BilinearResize':
-                src = out_of(layer)
-                iv = Interval(src.lo, src.hi, src.frac + bilinear_extra_frac_bits(int(layer.get_attr('ratio'))))
-                prec['result'] = iv.fixed()
+        elif cls == 'BilinearResize':  # a convex combination: input range, more fractional bits
+            src = out_of(layer)
+            iv = Interval(src.lo, src.hi, src.frac + bilinear_extra_frac_bits(int(layer.get_attr('ratio'))))
+            prec['result'] = iv.fixed()
+        elif cls == 'ChannelGate':  # exact type derived by hw.hls4ml_ext
+            iv = _prec_interval(layer.get_output_variable().type.precision)
         else:
             raise HsbinetError('No precision rule for this hls4ml layer', key=f'{layer.name} ({cls})',
                                hint='add a rule in hw/hls4ml_lower.py before lowering this graph')

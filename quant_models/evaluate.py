@@ -88,9 +88,3 @@ def format_table(results: dict) -> str:
     rows = [head] + [f'{name:<10}' + ''.join(f'{r[k]:9.3f}' for k in keys) for name, r in results.items()]
     return '\n'.join(rows)
 
-
-def check_test_file(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise HsbinetError('Test file not found', file=str(path), hint='run `hsbinet data` first')
-    return path

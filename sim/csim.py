@@ -21,17 +21,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from hw.export import build_final_qonnx, execute_final, export_qonnx
+from hw.export import build_final_qonnx, execute_final, export_qonnx, nhwc
 from hw.hls4ml_lower import lower_hls4ml
 from quant_models.data.hpc_format import read_hpc
 from quant_models.errors import HsbinetError
 from quant_models.layers import fixed_point_act
 from quant_models.train import model_from_checkpoint
 from sim.compare import compare_exact, format_summary, verdict, write_verdict
-
-
-def nhwc(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
 
 
 def inject_weight_fault(hls_model) -> dict:

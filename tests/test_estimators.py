@@ -26,6 +26,11 @@ def test_forward_is_hard_sign_for_every_estimator(name):
     y = est(x)
     assert torch.equal(y, binary_sign(x))
     assert y[0, 0, 0, 0] == 1.0
+    # inference (no autograd) is the plain sign, also far outside the surrogate's exact range
+    big = torch.tensor([3e7, -3e7, 0.0, 5.0], dtype=torch.float64).view(1, 4, 1, 1)
+    est4 = make_estimator(name, (1, 4, 1, 1)).double()
+    with torch.no_grad():
+        assert torch.equal(est4(big), torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=torch.float64).view(1, 4, 1, 1))
 
 
 def test_atiste_gradients_match_closed_form():

@@ -99,16 +99,22 @@ def _cli(*args):
 
 
 def test_cli_bad_input_gives_one_paragraph_and_exit_2(tmp_path):
-    bad = tmp_path / 'bad.h5'
-    with h5py.File(bad, 'w') as f:
+    bad_dir = tmp_path / 'bad'
+    bad_dir.mkdir()
+    with h5py.File(bad_dir / 'train.h5', 'w') as f:
         f['GT'] = np.zeros((1, 4, 8, 8), np.float32)
         f['LMS'] = np.zeros((1, 4, 8, 8), np.float32)
         f['PAN'] = np.zeros((1, 1, 8, 8), np.float32)  # MS missing
     ckpt_dir = tmp_path / 'ckpt'
-    r = _cli('evaluate', '--checkpoint', str(ckpt_dir / 'none.pt'), '--test', str(bad), '--out', str(tmp_path / 'e'))
+    r = _cli('train', '--data', str(bad_dir), '--out', str(ckpt_dir))
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert 'train.h5' in r.stderr and 'MS' in r.stderr  # names the file and the missing dataset
+    assert not (ckpt_dir / 'last.pt').exists()
+    r = _cli('evaluate', '--checkpoint', str(ckpt_dir / 'none.pt'), '--test', str(bad_dir / 'train.h5'),
+             '--out', str(tmp_path / 'e'))
     assert r.returncode == 2
     assert 'Traceback' not in r.stderr and 'none.pt' in r.stderr
-    r = _cli('train', '--data', str(tmp_path), '--out', str(ckpt_dir))
+    r = _cli('train', '--data', str(tmp_path / 'empty'), '--out', str(ckpt_dir))
     assert r.returncode == 2 and 'Traceback' not in r.stderr and 'train.h5' in r.stderr
     r = _cli('data', '--scene', str(tmp_path / 'nope.mat'), '--out', str(tmp_path / 'd'))
     assert r.returncode == 2 and 'Traceback' not in r.stderr and 'nope.mat' in r.stderr

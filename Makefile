@@ -9,10 +9,14 @@ STAMP := $(VENV)/.installed
 .PHONY: install run test bench clean
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/constraints.txt
+# finn-plus is installed without its own dependency pins (they would downgrade brevitas, onnx and
+# onnxruntime; see requirements/finn.txt and docs/finn.md).
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/finn.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c requirements/constraints.txt -e ".[test]"
+	$(BIN)/pip install -q -c requirements/constraints.txt -r requirements/finn.txt
+	$(BIN)/pip install -q --no-deps finn-plus==1.6.1
 	touch $(STAMP)
 
 run: install

@@ -60,6 +60,12 @@ def _cmd_export(a) -> None:
 
 
 def _cmd_lower(a) -> None:
+    if a.backend == 'finn':
+        from hw.finn_lower import lower_finn
+        r = lower_finn(a.onnx, a.out, target_cycles_per_frame=a.target_cycles, folding_file=a.folding)
+        print(f'FINN dataflow graph: {r["files"]["lowered"]}; estimates: {r["files"]["estimates"]}; '
+              f'folding: {r["files"]["folding"]}')
+        return
     from build_flows.flow import lower_stage
     r = lower_stage(a.onnx, a.out, backend=a.backend)
     print(f'hls4ml io_stream project ({a.backend}): {r["project"]}; precision table: {r["precisions"]}')
@@ -76,6 +82,19 @@ def _cmd_run(a) -> None:
     from build_flows.flow import run
     over = {'train': {'time_budget_min': a.time_budget}} if a.time_budget is not None else None
     run(scene=a.scene, config=a.config, out=a.out, overrides=over)
+
+
+def _cmd_build(a) -> None:
+    from build_flows.bitstream import build_stage
+    from hw.vendor_tools import EXIT_TOOLS_MISSING, VendorFlowError, VendorToolsMissing
+    try:
+        build_stage(a.build, part=a.part, board=a.board, clock_mhz=a.clock, out_dir=a.out, bitstream=a.bitstream)
+    except VendorToolsMissing as e:
+        print(f'hsbinet build: {e.message}', file=sys.stderr)
+        raise SystemExit(EXIT_TOOLS_MISSING) from None
+    except VendorFlowError as e:
+        print(f'hsbinet build: vendor flow failed: {e}', file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     lo = sub.add_parser('lower', help='final QONNX -> hls4ml io_stream project with bounds-derived precisions')
     lo.add_argument('--onnx', required=True, help='final.onnx written by `hsbinet export`')
     lo.add_argument('--out', required=True)
-    lo.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado'])
+    lo.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado', 'finn'])
+    lo.add_argument('--target-cycles', type=int, help='finn: FINN SetFolding target, clock cycles per frame')
+    lo.add_argument('--folding', metavar='FILE', help='finn: FINN folding JSON (e.g. folding.json of a run)')
     lo.set_defaults(func=_cmd_lower)
 
     c = sub.add_parser('csim', help='C-simulation vs PyTorch and QONNX on .h5 patches; exit 1 on any mismatch')
@@ -136,6 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--out', help='build folder (default: runs/<scene>)')
     r.add_argument('--time-budget', type=float, help='training time budget in minutes (override)')
     r.set_defaults(func=_cmd_run)
+
+    b = sub.add_parser('build', help='Vitis HLS + Vivado project for the hls4ml design; --bitstream runs the '
+                       'vendor tools (exit 3 if they are not on PATH)')
+    b.add_argument('--build', required=True, help='folder holding the hls4ml project (e.g. runs/<scene>)')
+    b.add_argument('--bitstream', action='store_true', help='run Vitis HLS and Vivado through to the bitstream')
+    b.add_argument('--part', help='XQRKU060 (default), ZU9EG, XC7Z020 (or a vendor part string)')
+    b.add_argument('--board', help='ZCU102 or PYNQ-Z2 (implies the part; not with --part)')
+    b.add_argument('--clock', type=float, help='accelerator clock in MHz (default 200; 100 for XC7Z020)')
+    b.add_argument('--out', help='where to write vendor/ (default: the --build folder)')
+    b.set_defaults(func=_cmd_build)
     return p
 
 

@@ -48,6 +48,7 @@ from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, H
 from quant_models.quantizers import act_quant
 
 PROFILES = ('paper', 'hardware')
+HW_CHANGES = ('H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'H7')  # docs/model.md, "Hardware profile: the named changes"
 
 
 @dataclass
@@ -64,11 +65,25 @@ class HSBiNetConfig:
     bn_frac_bits: int = 8
     feature_bits: tuple[int, int] = (16, 6)  # fixed<W,I> of requantised feature maps
     io_bits: tuple[int, int] = (16, 2)  # fixed<W,I> of the ms/pan inputs and of the output
+    # Ablations only: the hardware-profile changes applied on top of the paper profile (e.g. ['H3']).
+    # None = the profile's own set (hardware: all seven, paper: none). A lowerable model has all seven.
+    changes: tuple[str, ...] | None = None
 
     def validate(self) -> 'HSBiNetConfig':
         if self.profile not in PROFILES:
             raise HsbinetError('Unknown model profile', key='model.profile',
                                expected=' or '.join(PROFILES), found=repr(self.profile))
+        if self.changes is not None:
+            self.changes = tuple(sorted(set(self.changes)))
+            bad = [c for c in self.changes if c not in HW_CHANGES]
+            if bad:
+                raise HsbinetError('Unknown hardware-profile change', key='model.changes',
+                                   expected=f'a subset of {", ".join(HW_CHANGES)}', found=', '.join(map(str, bad)))
+            if self.profile == 'hardware' and self.changes != HW_CHANGES:
+                raise HsbinetError('The hardware profile has all its changes; ablations start from the paper profile',
+                                   key='model.changes', expected=f'omitted, or all of {", ".join(HW_CHANGES)}',
+                                   found=', '.join(self.changes) or 'none',
+                                   hint="use profile: paper with changes: [H1, ...] to measure single changes")
         for key in ('bands', 'hidden', 'ratio'):
             if int(getattr(self, key)) < 1:
                 raise HsbinetError('Model size must be positive', key=f'model.{key}',
@@ -79,9 +94,19 @@ class HSBiNetConfig:
         self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
         return self
 
+    def has(self, change: str) -> bool:
+        """Whether hardware-profile change ``change`` (H1..H7) is applied."""
+        if self.changes is None:
+            return self.profile == 'hardware'
+        return change in self.changes
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d['feature_bits'], d['io_bits'] = list(self.feature_bits), list(self.io_bits)
+        if self.changes is None:
+            del d['changes']  # checkpoints of the two plain profiles keep their old form
+        else:
+            d['changes'] = list(self.changes)
         return d
 
 
@@ -124,13 +149,13 @@ class ConvBN(nn.Sequential):
     """BinaryConv2d followed by BN (FixedPointBN in the hardware profile)."""
 
     def __init__(self, cfg: HSBiNetConfig, cin: int, cout: int, k: int):
-        hw = cfg.profile == 'hardware'
-        super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=hw),
-                         FixedPointBN(cout, cfg.bn_frac_bits if hw else None))
+        super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=cfg.has('H3')),
+                         FixedPointBN(cout, cfg.bn_frac_bits if cfg.has('H4') else None))
 
 
 def _requant(cfg: HSBiNetConfig) -> nn.Module:
-    return fixed_point_act(*cfg.feature_bits) if cfg.profile == 'hardware' else nn.Identity()
+    """H4: feature maps requantised to fixed<feature_bits> after every residual add / concat producer."""
+    return fixed_point_act(*cfg.feature_bits) if cfg.has('H4') else nn.Identity()
 
 
 class ResidualBlock(nn.Module):
@@ -168,8 +193,7 @@ class EdgeInjector(nn.Module):
 
     def __init__(self, cfg: HSBiNetConfig):
         super().__init__()
-        hw = cfg.profile == 'hardware'
-        self.thermo = ThermometerEncoder(cfg.hidden, 6 if hw else None)
+        self.thermo = ThermometerEncoder(cfg.hidden, 6 if cfg.has('H7') else None)
         self.conv = ConvBN(cfg, cfg.hidden, cfg.hidden, 3)
         self.requant = _requant(cfg)
 
@@ -189,42 +213,43 @@ class Fusion(nn.Module):
         return self.requant(self.conv(torch.cat([spatial, spectral], dim=1)))
 
 
-class PaperDecoder(nn.Module):
-    """bconv3+BN -> float 1x1 (C->B) -> channel attention on B (GAP, binary 1x1, sigmoid)."""
+class Decoder(nn.Module):
+    """bconv3+BN, C -> B projection and channel attention.
+
+    paper:    d = proj(BN(bconv3(x))) (float 1x1, C -> B); out = d * sigmoid(bconv1x1(GAP(d))) on B channels.
+    H5:       b = sign(BN(bconv3(x))); out = proj(b * hard_sigmoid(bconv1x1(GAP(b)))): attention on the
+              C binary channels (a C-bit/pixel frame buffer), power-of-two hard sigmoid on a 2^-8 grid.
+    H6:       proj has int8 weights with a power-of-two scale instead of float.
+    The hardware profile has both; the attribute names are the same in every variant.
+    """
 
     def __init__(self, cfg: HSBiNetConfig):
         super().__init__()
         C, B = cfg.hidden, cfg.bands
+        self.binary_attention = cfg.has('H5')
         self.conv = ConvBN(cfg, C, C, 3)
-        self.proj = nn.Conv2d(C, B, 1)
-        nn.init.zeros_(self.proj.weight)  # start as the plain upsampler (global residual)
-        nn.init.zeros_(self.proj.bias)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.att = BinaryConv2d(B, B, 1, cfg.estimator)
+        if self.binary_attention:
+            self.binarize = qnn.QuantIdentity(act_quant=act_quant(cfg.estimator, C))
+            self.att = BinaryConv2d(C, C, 1, cfg.estimator)
+            self.gate = HardSigmoidPo2(8)
+        else:
+            self.att = BinaryConv2d(B, B, 1, cfg.estimator)
+        if cfg.has('H6'):
+            self.proj = fixed_point_conv1x1(C, B)
+            with torch.no_grad():
+                self.proj.weight.normal_(0.0, 1e-3)  # near zero: start as the plain upsampler
+        else:
+            self.proj = nn.Conv2d(C, B, 1)
+            nn.init.zeros_(self.proj.weight)  # start as the plain upsampler (global residual)
+            nn.init.zeros_(self.proj.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.binary_attention:
+            b = self.binarize(self.conv(x))
+            return self.proj(b * self.gate(self.att(self.pool(b))))
         d = self.proj(self.conv(x))
         return d * torch.sigmoid(self.att(self.pool(d)))
-
-
-class HardwareDecoder(nn.Module):
-    """bconv3+BN -> sign -> attention on C binary channels (GAP, binary 1x1, hard sigmoid) -> int8 1x1."""
-
-    def __init__(self, cfg: HSBiNetConfig):
-        super().__init__()
-        C, B = cfg.hidden, cfg.bands
-        self.conv = ConvBN(cfg, C, C, 3)
-        self.binarize = qnn.QuantIdentity(act_quant=act_quant(cfg.estimator, C))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.att = BinaryConv2d(C, C, 1, cfg.estimator)
-        self.gate = HardSigmoidPo2(8)
-        self.proj = fixed_point_conv1x1(C, B)
-        with torch.no_grad():
-            self.proj.weight.normal_(0.0, 1e-3)  # near zero: start as the plain upsampler
-
-    def forward(self, x: Tensor) -> Tensor:
-        b = self.binarize(self.conv(x))
-        return self.proj(b * self.gate(self.att(self.pool(b))))
 
 
 class HSBiNet(nn.Module):
@@ -234,20 +259,22 @@ class HSBiNet(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg.validate()
         B, C = cfg.bands, cfg.hidden
-        hw = cfg.profile == 'hardware'
-        if hw:
+        if cfg.has('H6'):  # the sensor streams and the output on the fixed<io_bits> grid
             self.in_ms, self.in_pan = fixed_point_act(*cfg.io_bits), fixed_point_act(*cfg.io_bits)
-            self.upsample = BilinearUpsample(cfg.ratio)
-            self.head = nn.Sequential(fixed_point_act(8, 0, signed=False), fixed_point_conv1x1(B, C),
-                                      fixed_point_act(*cfg.feature_bits))
-            self.decoder = HardwareDecoder(cfg)
             self.out = fixed_point_act(*cfg.io_bits)
         else:
-            from quant_models.deform_conv import DeformableUpsampler
             self.in_ms = self.in_pan = self.out = nn.Identity()
+        if cfg.has('H1'):
+            self.upsample = BilinearUpsample(cfg.ratio)
+        else:
+            from quant_models.deform_conv import DeformableUpsampler
             self.upsample = DeformableUpsampler(B, cfg.ratio, groups=cfg.deform_groups)
+        if cfg.has('H2'):
+            self.head = nn.Sequential(fixed_point_act(8, 0, signed=False), fixed_point_conv1x1(B, C),
+                                      fixed_point_act(*cfg.feature_bits))
+        else:
             self.head = nn.Conv2d(B, C, 3, padding=1)
-            self.decoder = PaperDecoder(cfg)
+        self.decoder = Decoder(cfg)
         self.msfe = MSFE(cfg)
         self.edge = EdgeInjector(cfg)
         self.fusion = Fusion(cfg)

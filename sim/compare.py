@@ -65,12 +65,12 @@ def compare_exact(ref: np.ndarray, cand: np.ndarray, frac_bits: int, ref_name: s
 
 
 def verdict(comparisons: list[Comparison], patches: int, layout: str, frac_bits: int,
-            first_layer: str | None = None) -> dict:
+            first_layer: dict | None = None) -> dict:
     """The bit-exact verdict: ``bit_exact`` only if every comparison has zero mismatches.
 
     ``elements``/``mismatches`` are summed over the comparisons; ``first_mismatch`` describes the
-    first failing comparison (index in ``layout``, both values, and the first layer that differs
-    when a layer trace located it).
+    first failing comparison (index in ``layout``, both values, and, when a layer trace located it,
+    the first differing layer: hls4ml ``layer``, ``onnx_node`` and PyTorch ``module``).
     """
     bad = [c for c in comparisons if not c.exact]
     out = {
@@ -83,7 +83,9 @@ def verdict(comparisons: list[Comparison], patches: int, layout: str, frac_bits:
         c = bad[0]
         out['first_mismatch'] = {'between': [c.reference, c.candidate], 'index': c.first_index,
                                  'reference_value': c.reference_value, 'candidate_value': c.candidate_value,
-                                 'layer': first_layer}
+                                 'layer': None, 'onnx_node': None, 'module': None}
+        if first_layer:
+            out['first_mismatch'].update({k: first_layer.get(k) for k in ('layer', 'onnx_node', 'module')})
     return out
 
 
@@ -106,6 +108,8 @@ def format_summary(v: dict) -> str:
     fm = v.get('first_mismatch')
     if fm:
         where = f' in layer {fm["layer"]}' if fm.get('layer') else ''
+        if fm.get('module'):
+            where += f' (PyTorch {fm["module"]})'
         lines.append(f'  first mismatch{where} at index {fm["index"]}: {fm["between"][0]}={fm["reference_value"]!r} '
                      f'{fm["between"][1]}={fm["candidate_value"]!r}')
     return '\n'.join(lines)

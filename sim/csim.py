@@ -28,38 +28,39 @@ from quant_models.errors import HsbinetError
 from quant_models.layers import fixed_point_act
 from quant_models.train import model_from_checkpoint
 from sim.compare import compare_exact, format_summary, verdict, write_verdict
+from sim.layer_trace import first_mismatching_layer, trace_layers
 
 
-def inject_weight_fault(hls_model) -> dict:
-    """Flip the least-significant bit of one weight of the output projection in the generated firmware.
+def inject_weight_fault(hls_model, layer_name: str | None = None) -> dict:
+    """Flip the least-significant bit of one weight of the output projection in the generated design.
+
+    ``layer_name`` picks another layer with fixed-point weights instead (tests of the layer trace).
 
     The last conv before the output (the decoder's int8 C -> B projection) reaches every output
-    pixel linearly, so the flip cannot hide behind a later binarisation. Edits
-    ``firmware/weights/<w>.txt`` (read by the C-simulation) and the ``.h`` (read by synthesis), then
-    recompiles the shared library without rewriting the project.
+    pixel linearly, so the flip cannot hide behind a later binarisation. The flip is made in the
+    hls4ml model's weight array and the project is rewritten and recompiled, so the generated
+    firmware (``firmware/weights/<w>.txt`` read by the C-simulation and the ``.h`` read by
+    synthesis) carries it, and so does any later recompilation (e.g. the layer trace).
     """
     from hls4ml.model.types import FixedPrecisionType
-    root = Path(hls_model.config.get_output_dir()) / 'firmware' / 'weights'
     for layer in reversed(list(hls_model.get_layers())):
         w = layer.weights.get('weight')
         if w is None or not isinstance(w.type.precision, FixedPrecisionType):
             continue
+        if layer_name is not None and layer.name != layer_name:
+            continue
         p = w.type.precision
         lsb = 2.0 ** -(p.width - p.integer)
-        txt = root / f'{w.name}.txt'
-        values = [v.strip() for v in txt.read_text().split(',')]
-        old = float(values[0])
-        ints = round(old / lsb)
-        new = (ints ^ 1) * lsb  # flip bit 0 of the stored integer
-        values[0] = repr(new)
-        txt.write_text(', '.join(values))
-        hdr = root / f'{w.name}.h'
-        if hdr.is_file():
-            h = hdr.read_text()
-            i = h.index('{') + 1
-            first = h[i:].split(',')[0]
-            hdr.write_text(h[:i] + h[i:].replace(first, f' {new!r}', 1))
-        hls_model._compile()  # rebuild from the edited files (compile() would rewrite them)
+        old = float(w.data.flat[0])
+        new = (round(old / lsb) ^ 1) * lsb  # flip bit 0 of the stored integer
+        data = np.array(w.data)  # hls4ml may hand out a read-only view of the ONNX initialiser
+        data.flat[0] = new
+        w.data = data
+        hls_model.compile()
+        txt = Path(hls_model.config.get_output_dir()) / 'firmware' / 'weights' / f'{w.name}.txt'
+        written = float(txt.read_text().split(',')[0])
+        if written != new:
+            raise RuntimeError(f'fault injection did not reach {txt}: first value {written!r}, expected {new!r}')
         return {'layer': layer.name, 'weight': w.name, 'index': 0, 'from': old, 'to': new, 'bit': 0,
                 'precision': str(p)}
     raise HsbinetError('No fixed-point weight found to inject a fault into', key='hls4ml model')
@@ -100,9 +101,8 @@ def run_csim(checkpoint, test_h5, out_dir, patches: int = 4, backend: str = 'Vit
     (out_dir / 'precisions.json').write_text(json.dumps(table, indent=1))
     timings['convert_s'] = time.time() - t
     t = time.time()
-    hm.compile()
+    fault = inject_weight_fault(hm) if inject_fault else hm.compile()
     timings['compile_s'] = time.time() - t
-    fault = inject_weight_fault(hm) if inject_fault else None
     t = time.time()
     outs = [np.asarray(hm.predict([nhwc(ms[i:i + 1].numpy()), nhwc(pan[i:i + 1].numpy())])).reshape(y_torch[i:i + 1].shape)
             for i in range(n)]
@@ -112,7 +112,19 @@ def run_csim(checkpoint, test_h5, out_dir, patches: int = 4, backend: str = 'Vit
     frac = cfg.io_bits[0] - cfg.io_bits[1]
     comps = [compare_exact(y_torch, y_qonnx, frac, 'torch', 'qonnx'), compare_exact(y_torch, y_hls, frac, 'torch', 'csim'),
              compare_exact(y_qonnx, y_hls, frac, 'qonnx', 'csim')]
-    v = verdict(comps, patches=n, layout='NHWC', frac_bits=frac)
+    first_layer = None
+    if not all(c.exact for c in comps[1:]):  # the accelerator departs: find the first layer that does
+        t = time.time()
+        bad = next(i for i in range(n) if not np.array_equal(y_hls[i], y_qonnx[i]))
+        rows = trace_layers(hm, final, nhwc(ms[bad:bad + 1].numpy()), nhwc(pan[bad:bad + 1].numpy()))
+        (out_dir / 'layer_trace.json').write_text(json.dumps({'patch': bad, 'layers': rows}, indent=1))
+        first_layer = first_mismatching_layer(rows)
+        if first_layer is not None:
+            f = first_layer
+            log(f'layer trace (patch {bad}): first differing layer {f["layer"]} (ONNX {f["onnx_node"]}, '
+                f'PyTorch {f["module"]}): {f["mismatches"]:,} of {f["elements"]:,} elements')
+        timings['trace_s'] = time.time() - t
+    v = verdict(comps, patches=n, layout='NHWC', frac_bits=frac, first_layer=first_layer)
     v.update({'checkpoint': str(checkpoint), 'test_file': str(test_h5), 'backend': backend,
               'patch_pan_hw': list(pan.shape[2:]), 'bands': cfg.bands, 'hidden': cfg.hidden,
               'fault_injected': fault, 'timings': {k: round(x, 3) for k, x in timings.items()},

@@ -31,7 +31,7 @@ def test_a_single_lsb_flip_is_caught_with_its_index_and_values():
     assert c.mismatches == 1 and c.first_index == [0, 2, 1, 2]
     assert c.reference_value == float(a[0, 2, 1, 2]) and c.candidate_value == float(b[0, 2, 1, 2])
     v = verdict([compare_exact(a, a, 14, 'torch', 'qonnx'), c], patches=1, layout='NHWC', frac_bits=14,
-                first_layer='conv_3')
+                first_layer={'layer': 'conv_3', 'onnx_node': 'Conv_3', 'module': 'msfe.fuse.0.conv'})
     assert v['bit_exact'] is False and v['mismatches'] == 1
     assert v['first_mismatch']['layer'] == 'conv_3'
     assert 'first mismatch in layer conv_3' in format_summary(v)

@@ -52,6 +52,14 @@ def test_cli_fault_injection_turns_the_verdict_red(wdc_like):
     assert v['bit_exact'] is False and v['mismatches'] > 0
     assert v['fault_injected']['from'] != v['fault_injected']['to']
     assert v['first_mismatch']['between'][1] == 'csim'
+    # the layer trace puts the first difference in the layer whose weight was flipped, and names
+    # the PyTorch module it came from; every layer before it is still exact
+    fm = v['first_mismatch']
+    assert fm['layer'] == v['fault_injected']['layer'], fm
+    assert fm['module'].startswith('decoder.proj'), fm
+    trace = json.loads((out / 'layer_trace.json').read_text())['layers']
+    names = [row['layer'] for row in trace]
+    assert len(trace) > 20 and all(row['mismatches'] == 0 for row in trace[:names.index(fm['layer'])])
     # the golden vectors still agree with each other: only the accelerator was broken
     assert v['comparisons'][0]['mismatches'] == 0
     assert 'bit_exact: false' in r.stdout

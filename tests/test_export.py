@@ -17,7 +17,7 @@ from hw.custom_ops import DOMAIN, bilinear_resize_nhwc, make_bilinear_resize_nod
 from hw.export import build_final_qonnx, export_and_verify, export_qonnx
 from hw.qonnx_passes import FillResizeRoi, QonnxPassError, ResizeToBilinearResize, StripEmptyOptionalInputs
 from quant_models.errors import HsbinetError
-from quant_models.hsbinet import HardwareDecoder, HSBiNetConfig, build_model
+from quant_models.hsbinet import Decoder, HSBiNetConfig, build_model
 from quant_models.layers import HardSigmoidPo2
 
 QUIET = {'log': lambda s: None}
@@ -143,10 +143,10 @@ def test_bilinear_resize_equals_torch_interpolate(ratio, h, w):
 
 
 def _decoder_with_attention_weights(C, exps):
-    """HardwareDecoder whose binary attention weights are +-2^k per row (k from ``exps``; None =
+    """Decoder whose binary attention weights are +-2^k per row (k from ``exps``; None =
     random latent weights, scale from mean|W| as in training)."""
     torch.manual_seed(C)
-    dec = HardwareDecoder(HSBiNetConfig(bands=3, hidden=C, blocks=0, profile='hardware')).eval()
+    dec = Decoder(HSBiNetConfig(bands=3, hidden=C, blocks=0, profile='hardware')).eval()
     with torch.no_grad():
         w = dec.att.conv.weight
         signs = torch.where(torch.rand(w.shape) < 0.5, -1.0, 1.0)

@@ -1,0 +1,72 @@
+"""FPGA parts the reports and builds know: resources available and vendor part names.
+
+Figures are the device totals from the vendors' product tables (AMD/Xilinx DS890 for
+UltraScale, DS891 for Zynq UltraScale+, DS190 for Zynq-7000): CLB LUTs, CLB flip-flops,
+36 Kb block RAMs (a BRAM18 counts as half), DSP slices and 288 Kb UltraRAMs. Nothing here is
+fitted to a design: utilisation is always used / available.
+
+Aliases are accepted case-insensitively (``XQRKU060``, ``ku060``, ``zcu102`` ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from quant_models.errors import HsbinetError
+
+
+@dataclass(frozen=True)
+class Part:
+    """One FPGA device. ``bram36`` counts 36 Kb blocks; ``uram`` 288 Kb blocks (0 = none)."""
+
+    key: str            # short name used on the command line and in report.json
+    vendor_part: str    # the part string Vivado / Vitis HLS take (-part)
+    family: str
+    lut: int
+    ff: int
+    bram36: int
+    dsp: int
+    uram: int = 0
+    board: str | None = None       # evaluation board (Vivado board part), when one exists
+    board_part: str | None = None
+    note: str = ''
+
+    @property
+    def bram_bits(self) -> int:
+        return self.bram36 * 36 * 1024
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d['bram_bits'] = self.bram_bits
+        return d
+
+
+PARTS: dict[str, Part] = {p.key: p for p in (
+    Part('XQRKU060', 'xqrku060-cna1509-1-b', 'Kintex UltraScale (space grade, rad-tolerant)',
+         lut=331_680, ff=663_360, bram36=1_080, dsp=2_760,
+         note='Space-grade XQR Kintex UltraScale; same fabric as the XCKU060 (DS890, DS882).'),
+    Part('ZU9EG', 'xczu9eg-ffvb1156-2-e', 'Zynq UltraScale+ MPSoC',
+         lut=274_080, ff=548_160, bram36=912, dsp=2_520, board='ZCU102',
+         board_part='xilinx.com:zcu102:part0:3.4', note='The ZCU102 evaluation board device.'),
+    Part('XC7Z020', 'xc7z020clg400-1', 'Zynq-7000 SoC',
+         lut=53_200, ff=106_400, bram36=140, dsp=220, board='PYNQ-Z2',
+         note='A small, low-cost part (PYNQ-Z2 / ZedBoard class).'),
+)}
+
+_ALIASES = {'KU060': 'XQRKU060', 'XCKU060': 'XQRKU060', 'XQRKU060': 'XQRKU060',
+            'ZCU102': 'ZU9EG', 'XCZU9EG': 'ZU9EG', 'ZU9EG': 'ZU9EG',
+            'Z7020': 'XC7Z020', 'XC7Z020': 'XC7Z020', 'PYNQ-Z2': 'XC7Z020', 'PYNQZ2': 'XC7Z020'}
+
+DEFAULT_PART = 'XQRKU060'
+
+
+def get_part(name: str) -> Part:
+    """Look up a part by key, alias, board name or vendor part string (case-insensitive)."""
+    n = str(name).strip().upper()
+    if n in _ALIASES:
+        return PARTS[_ALIASES[n]]
+    for p in PARTS.values():
+        if p.vendor_part.upper() == n:
+            return p
+    raise HsbinetError('Unknown FPGA part', key='--part', expected=', '.join(PARTS) + ' (or ZCU102, KU060, PYNQ-Z2)',
+                       found=repr(name))

@@ -71,6 +71,17 @@ def _cmd_lower(a) -> None:
     print(f'hls4ml io_stream project ({a.backend}): {r["project"]}; precision table: {r["precisions"]}')
 
 
+def _cmd_report(a) -> None:
+    from build_flows.flow import report_stage
+    report_stage(a.build, part=a.part, clock_mhz=a.clock, finn=a.finn, out_dir=a.out)
+
+
+def _cmd_explore(a) -> None:
+    from build_flows.flow import explore_stage
+    hidden = [int(x) for x in a.hidden.split(',')] if a.hidden else None
+    explore_stage(a.build, part=a.part, clock_mhz=a.clock, hidden=hidden, out_dir=a.out)
+
+
 def _cmd_csim(a) -> None:
     from sim.csim import run_csim
     v = run_csim(a.checkpoint, a.test, a.out, patches=a.patches, backend=a.backend, inject_fault=a.inject_fault)
@@ -150,6 +161,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado'])
     c.add_argument('--inject-fault', action='store_true', help='flip one binary weight bit in the generated design')
     c.set_defaults(func=_cmd_csim)
+
+    rp = sub.add_parser('report', help='per-layer and total II, latency, throughput, LUT/FF/BRAM/DSP, buffers; '
+                        'fit/no-fit on FPGA parts (report.json/.md/.png)')
+    rp.add_argument('--build', required=True, help='build folder with design.json (from lower/csim/run) or final.onnx')
+    rp.add_argument('--part', default='XQRKU060', help='main part: XQRKU060, ZU9EG (ZCU102), XC7Z020 (all are listed)')
+    rp.add_argument('--clock', type=float, default=200.0, help='clock in MHz (default 200)')
+    rp.add_argument('--finn', action='store_true', help='also run FINN on final.onnx and cross-check its estimates')
+    rp.add_argument('--out', help='folder for report.* (default: the build folder)')
+    rp.set_defaults(func=_cmd_report)
+
+    ex = sub.add_parser('explore', help='sweep reuse factor (and hidden width C): throughput vs LUT/BRAM per part; '
+                        'picks the fastest design that fits')
+    ex.add_argument('--build', required=True, help='build folder with design.json (from lower/csim/run)')
+    ex.add_argument('--part', default='XQRKU060')
+    ex.add_argument('--clock', type=float, default=200.0, help='clock in MHz (default 200)')
+    ex.add_argument('--hidden', help='comma-separated hidden widths C to sweep (default: the build\'s own C)')
+    ex.add_argument('--out', help='folder for explore.* (default: the build folder)')
+    ex.set_defaults(func=_cmd_explore)
 
     r = sub.add_parser('run', help='the whole chain on one scene, in one build folder with a manifest')
     r.add_argument('--scene', help='cube file or embedded name (default: the config\'s scene, indian_pines)')

@@ -19,7 +19,8 @@ from quant_models.train import TrainConfig
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
 DEFAULT_CONFIG = CONFIG_DIR / 'default.yaml'
 DATA_KEYS = {'ratio', 'gnyq', 'patch', 'test_patch', 'stride', 'val_fraction', 'test_fraction'}
-TOP_KEYS = {'scene', 'seed', 'data', 'model', 'train'}
+TOP_KEYS = {'scene', 'seed', 'data', 'model', 'train', 'hw'}
+HW_KEYS = {'part', 'clock_mhz'}
 
 
 def _read_yaml(path: Path) -> dict:
@@ -58,10 +59,11 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     if overrides:
         cfg = _merge(cfg, overrides)
     _check_keys(cfg, TOP_KEYS, '', src)
-    for sec in ('data', 'model', 'train'):
+    for sec in ('data', 'model', 'train', 'hw'):
         if not isinstance(cfg.get(sec, {}), dict):
             raise HsbinetError('Config section must be a mapping', file=src, key=sec, found=repr(cfg[sec]))
     _check_keys(cfg['data'], DATA_KEYS, 'data.', src)
+    _check_keys(cfg.setdefault('hw', {}), HW_KEYS, 'hw.', src)
     model_keys = {f.name for f in fields(HSBiNetConfig)} - {'bands', 'ratio'}
     _check_keys(cfg['model'], model_keys, 'model.', src)
     _check_keys(cfg['train'], {f.name for f in fields(TrainConfig)}, 'train.', src)

@@ -24,6 +24,8 @@ import yaml
 
 from build_flows.config import load_config, model_config, train_config
 from build_flows.manifest import Manifest
+from hw.design import write_design
+from hw.parts import DEFAULT_PART
 from quant_models.data.hpc_format import read_hpc
 from quant_models.data.prepare import prepare_dataset
 from quant_models.errors import HsbinetError
@@ -97,8 +99,24 @@ def lower_stage(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vit
     hm, table = lower_hls4ml(final_onnx, out_dir / 'hls4ml_prj', backend=backend)
     hm.write()
     (out_dir / 'precisions.json').write_text(json.dumps(table, indent=1))
+    write_design(hm, out_dir / 'design.json')
     log(f'{len(table)} layers, every precision derived from worst-case bounds -> {out_dir / "precisions.json"}')
-    return {'project': str(out_dir / 'hls4ml_prj'), 'precisions': str(out_dir / 'precisions.json')}
+    return {'project': str(out_dir / 'hls4ml_prj'), 'precisions': str(out_dir / 'precisions.json'),
+            'design': str(out_dir / 'design.json')}
+
+
+def report_stage(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: float = 200.0, finn: bool = False,
+                 out_dir: str | Path | None = None, log: Log = print) -> dict:
+    """Resource/latency report of the design in build_dir against the FPGA parts (hw.report)."""
+    from hw.report import build_report
+    return build_report(build_dir, part=part, clock_mhz=clock_mhz, finn=finn, out_dir=out_dir, log=log)
+
+
+def explore_stage(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: float = 200.0,
+                  hidden: list[int] | None = None, out_dir: str | Path | None = None, log: Log = print) -> dict:
+    """Reuse-factor / hidden-width sweep of the design in build_dir (hw.explore)."""
+    from hw.explore import explore
+    return explore(build_dir, part=part, clock_mhz=clock_mhz, hidden=hidden, out_dir=out_dir, log=log)
 
 
 def _prepare_out(out: Path) -> None:
@@ -126,7 +144,7 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
     stage = 'data'
     try:
         t = time.time()
-        log(f'[1/4] data: {cfg["scene"]} -> {out / "data"}')
+        log(f'[1/5] data: {cfg["scene"]} -> {out / "data"}')
         summary = data_stage(cfg['scene'], out / 'data', cfg['data'], cfg.get('seed', 0), log)
         man.input('scene', str(cfg['scene']), summary.get('source_sha256'))
         for split in ('train', 'val', 'test'):
@@ -135,7 +153,7 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
 
         stage = 'train'
         t = time.time()
-        log(f'[2/4] train -> {out / "train"}')
+        log(f'[2/5] train -> {out / "train"}')
         result = train_stage(cfg, out / 'data', out / 'train', log=log, progress=progress)
         man.artifact('checkpoint', result['best'])
         man.stage('train', time.time() - t, epochs=result['epochs_completed'], best_val_loss=result['best_val_loss'],
@@ -143,7 +161,7 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
 
         stage = 'evaluate'
         t = time.time()
-        log(f'[3/4] evaluate -> {out / "eval"}')
+        log(f'[3/5] evaluate -> {out / "eval"}')
         report = evaluate_stage(result['best'], out / 'data' / 'test.h5', out / 'eval', log=log)
         man.artifact('metrics', out / 'eval' / 'metrics.json')
         for fig, path in report['figures'].items():
@@ -154,7 +172,7 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
 
         stage = 'csim'
         t = time.time()
-        log(f'[4/4] export -> lower (hls4ml) -> C-simulation -> {out / "hw"}')
+        log(f'[4/5] export -> lower (hls4ml) -> C-simulation -> {out / "hw"}')
         from sim.csim import run_csim
         v = run_csim(result['best'], out / 'data' / 'test.h5', out / 'hw', patches=4, log=log)
         for name, path in v['artifacts'].items():
@@ -169,6 +187,18 @@ def run(scene: str | None = None, config: str | Path | None = None, out: str | P
         if not v['bit_exact']:
             raise HsbinetError('C-simulation is not bit-exact', file=str(out / 'hw' / 'verdict.json'),
                                key='mismatches', expected='0', found=str(v['mismatches']))
+
+        stage = 'report'
+        t = time.time()
+        hw_cfg = cfg.get('hw', {})
+        log(f'[5/5] resource/latency report -> {out / "hw"}')
+        rep = report_stage(out / 'hw', part=hw_cfg.get('part', DEFAULT_PART), clock_mhz=float(hw_cfg.get('clock_mhz', 200.0)),
+                           log=log)
+        for kind, path in rep['files'].items():
+            man.artifact(f'report_{kind}', path)
+        man.data['verdicts']['fits'] = {k: f['fits'] for k, f in rep['parts'].items()}
+        man.stage('report', time.time() - t, part=rep['part'], performance=rep['performance'],
+                  total=rep['total'])
     except HsbinetError as e:
         man.fail(stage, e.paragraph())
         raise

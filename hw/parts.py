@@ -70,3 +70,13 @@ def get_part(name: str) -> Part:
             return p
     raise HsbinetError('Unknown FPGA part', key='--part', expected=', '.join(PARTS) + ' (or ZCU102, KU060, PYNQ-Z2)',
                        found=repr(name))
+
+
+def part_fit(total: dict, part: Part) -> dict:
+    """Used vs available per resource, utilisation % and fits (every resource <= 100 %)."""
+    avail = {'lut': part.lut, 'ff': part.ff, 'bram36': part.bram36, 'dsp': part.dsp}
+    used = {k: total[k] for k in avail}
+    util = {k: 100.0 * used[k] / avail[k] for k in avail}
+    return {'part': part.key, 'vendor_part': part.vendor_part, 'family': part.family, 'used': used,
+            'available': avail, 'utilization_pct': {k: round(v, 2) for k, v in util.items()},
+            'fits': all(v <= 100.0 for v in util.values()), 'limiting': max(util, key=util.get)}

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from hw.export import build_final_qonnx, execute_final, export_qonnx, nhwc
+from hw.design import write_design
 from hw.hls4ml_lower import lower_hls4ml
 from quant_models.data.hpc_format import read_hpc
 from quant_models.errors import HsbinetError
@@ -99,6 +100,7 @@ def run_csim(checkpoint, test_h5, out_dir, patches: int = 4, backend: str = 'Vit
     t = time.time()
     hm, table = lower_hls4ml(final, out_dir / 'hls4ml_prj', backend=backend, io_bits=cfg.io_bits)
     (out_dir / 'precisions.json').write_text(json.dumps(table, indent=1))
+    write_design(hm, out_dir / 'design.json')
     timings['convert_s'] = time.time() - t
     t = time.time()
     fault = inject_weight_fault(hm) if inject_fault else hm.compile()
@@ -129,7 +131,8 @@ def run_csim(checkpoint, test_h5, out_dir, patches: int = 4, backend: str = 'Vit
               'patch_pan_hw': list(pan.shape[2:]), 'bands': cfg.bands, 'hidden': cfg.hidden,
               'fault_injected': fault, 'timings': {k: round(x, 3) for k, x in timings.items()},
               'artifacts': {'raw_qonnx': str(raw), 'final_qonnx': str(final), 'hls4ml_project': str(out_dir / 'hls4ml_prj'),
-                            'precisions': str(out_dir / 'precisions.json'), 'golden': str(out_dir / 'golden.npz')}})
+                            'precisions': str(out_dir / 'precisions.json'),
+                            'design': str(out_dir / 'design.json'), 'golden': str(out_dir / 'golden.npz')}})
     write_verdict(out_dir / 'verdict.json', v)
     log(format_summary(v))
     return v

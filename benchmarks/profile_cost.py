@@ -52,16 +52,24 @@ def main() -> None:
         a.epochs = 150  # two cosine warm-restart cycles (t0 50, t_mult 2): every model ends at the LR minimum
     out = Path(a.out or tempfile.mkdtemp(prefix='hsbinet_profile_cost_'))
     quiet = lambda s: None  # noqa: E731
-    data_stage(a.scene, out / 'data', {'test_patch': 32}, seed=a.seed, log=quiet)
+    if not (out / 'data' / 'test.h5').is_file():
+        data_stage(a.scene, out / 'data', {'test_patch': 32}, seed=a.seed, log=quiet)
     rows: dict[str, dict] = {}
     for name, model_over, seed_off in variants(a.each):
         train_over = {'time_budget_min': a.minutes} if a.minutes else {'epochs': a.epochs, 'time_budget_min': None}
         cfg = load_config(None, {'seed': a.seed + seed_off, 'model': {**model_over, 'hidden': a.hidden,
                                  'blocks': a.blocks, 'estimator': a.estimator}, 'train': train_over})
         tag = name.replace(' ', '_').replace('+', '_')
-        r = train_stage(cfg, out / 'data', out / tag, log=quiet, progress=False)
-        rep = evaluate_stage(r['best'], out / 'data' / 'test.h5', out / f'{tag}_eval', log=quiet)
-        rows[name] = {**{k: rep['methods']['hsbinet'][k] for k in KEYS}, 'epochs': r['epochs_completed']}
+        done = out / f'{tag}_eval' / 'metrics.json'
+        if done.is_file():  # an earlier, interrupted run of the same folder already has this model
+            rep = json.loads(done.read_text())
+            epochs = json.loads((out / f'{tag}_eval' / 'epochs.json').read_text())['epochs']
+        else:
+            r = train_stage(cfg, out / 'data', out / tag, log=quiet, progress=False)
+            rep = evaluate_stage(r['best'], out / 'data' / 'test.h5', out / f'{tag}_eval', log=quiet)
+            epochs = r['epochs_completed']
+            (out / f'{tag}_eval' / 'epochs.json').write_text(json.dumps({'epochs': epochs}))
+        rows[name] = {**{k: rep['methods']['hsbinet'][k] for k in KEYS}, 'epochs': epochs}
         rows.setdefault('bicubic', {**{k: rep['methods']['bicubic'][k] for k in KEYS}, 'epochs': 0})
         print(f'{name:<14} PSNR {rows[name]["psnr"]:.3f}  SAM {rows[name]["sam"]:.3f}', flush=True)
 

@@ -69,6 +69,12 @@ def test_run_writes_a_complete_build_folder_with_manifest(tmp_path):
     assert {'psnr', 'cc', 'ssim', 'sam', 'ergas', 'd_lambda', 'd_s', 'qnr'} <= set(metrics['methods']['hsbinet'])
     for png in ('composite', 'error_map', 'spectra', 'training'):
         assert (out / 'eval' / f'{png}.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # the run ends with the resource/latency report for the default part, recorded in the manifest
+    assert on_disk['stages']['report']['part'] == 'XQRKU060'
+    assert {'report_json', 'report_md', 'report_png'} <= set(on_disk['artifacts'])
+    report = json.loads((out / 'hw' / 'report.json').read_text())
+    assert set(report['parts']) == {'XQRKU060', 'ZU9EG', 'XC7Z020'}
+    assert set(on_disk['verdicts']['fits']) == set(report['parts'])
 
 
 def test_run_never_deletes_a_folder_that_is_not_a_build_folder(tmp_path):

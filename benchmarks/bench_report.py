@@ -38,7 +38,7 @@ def main() -> None:
             d = out / f'C{c}_P{f}'
             d.mkdir(parents=True, exist_ok=True)
             t = time.time()
-            design = design_for_hidden(c, a.bands, f, log=quiet)
+            design = design_for_hidden(c, a.bands, f)
             (d / 'design.json').write_text(json.dumps(design, indent=1))
             t_design = time.time() - t
             t = time.time()

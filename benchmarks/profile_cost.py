@@ -19,6 +19,8 @@ import json
 import tempfile
 from pathlib import Path
 
+import torch
+
 from build_flows.config import load_config
 from build_flows.flow import data_stage, evaluate_stage, train_stage
 from quant_models.hsbinet import HW_CHANGES
@@ -63,12 +65,11 @@ def main() -> None:
         done = out / f'{tag}_eval' / 'metrics.json'
         if done.is_file():  # an earlier, interrupted run of the same folder already has this model
             rep = json.loads(done.read_text())
-            epochs = json.loads((out / f'{tag}_eval' / 'epochs.json').read_text())['epochs']
+            epochs = torch.load(out / tag / 'last.pt', map_location='cpu', weights_only=False)['epoch'] + 1
         else:
             r = train_stage(cfg, out / 'data', out / tag, log=quiet, progress=False)
             rep = evaluate_stage(r['best'], out / 'data' / 'test.h5', out / f'{tag}_eval', log=quiet)
             epochs = r['epochs_completed']
-            (out / f'{tag}_eval' / 'epochs.json').write_text(json.dumps({'epochs': epochs}))
         rows[name] = {**{k: rep['methods']['hsbinet'][k] for k in KEYS}, 'epochs': epochs}
         rows.setdefault('bicubic', {**{k: rep['methods']['bicubic'][k] for k in KEYS}, 'epochs': 0})
         print(f'{name:<14} PSNR {rows[name]["psnr"]:.3f}  SAM {rows[name]["sam"]:.3f}', flush=True)

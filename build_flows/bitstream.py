@@ -19,9 +19,6 @@ from quant_models.errors import HsbinetError
 
 Log = Callable[[str], None]
 
-# Default accelerator clock per part, MHz: the small 7-series part (speed grade -1) is not a 200 MHz part
-DEFAULT_CLOCK_MHZ = {'XQRKU060': 200.0, 'ZU9EG': 200.0, 'XC7Z020': 100.0}
-
 
 def resolve_target(part: str | None = None, board: str | None = None):
     """(Part, board name or None) from ``--part`` / ``--board`` (at most one of them)."""
@@ -51,7 +48,7 @@ def build_stage(build_dir, part: str | None = None, board: str | None = None, cl
 
     target, board_name = resolve_target(part, board)
     if clock_mhz is None:
-        clock_mhz = DEFAULT_CLOCK_MHZ.get(target.key, 200.0)
+        clock_mhz = target.default_clock_mhz
     prj = find_hls_project(build_dir)
     out = Path(out_dir) if out_dir is not None else Path(build_dir)
     manifest = write_vendor_project(prj, out, target, clock_mhz=clock_mhz, board=board_name)

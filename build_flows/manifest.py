@@ -15,6 +15,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from quant_models.atomic import atomic_write_text
 from quant_models.data.readers import file_sha256
 
 TOOLS = ('hsbinet', 'torch', 'brevitas', 'qonnx', 'hls4ml', 'onnx', 'onnxruntime', 'numpy', 'scipy', 'h5py',
@@ -71,6 +72,4 @@ class Manifest:
 
     def write(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix('.json.partial')
-        tmp.write_text(json.dumps(self.data, indent=2, default=str))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(self.data, indent=2, default=str))

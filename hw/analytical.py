@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 # --- constants (docs/resources.md, "Constants") ---------------------------------------------
 LUT_PER_XNOR_BIT_CONST = 2.0   # HLS binary adder tree on N 1-bit terms: sum_k k N/2^k ~ 2N LUT; constant weights fold in
@@ -67,9 +68,9 @@ class LayerEstimate:
     ii: int                    # cycles between two pixels accepted by the layer
     cycles_per_frame: int
     delay_px: int              # pixels of input the layer consumes before its first output pixel
+    pipeline_cycles: int = 0   # kernel pipeline depth (included in cycles_per_frame)
     lut: float = 0.0
     ff: float = 0.0
-    bram36: float = 0.0
     dsp: int = 0
     weight_bits: int = 0
     macs_per_frame: int = 0
@@ -94,20 +95,33 @@ def memory(layer: str, kind: str, depth: int, width: int, shift_register: bool =
     return m
 
 
-def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
+def uses_dsp(a_bits: int, b_bits: int) -> bool:
+    """Whether Vitis HLS binds an a x b product to a DSP48 (both >= 10 bits, or >= 8 with >= 16)."""
+    lo, hi = min(a_bits, b_bits), max(a_bits, b_bits)
+    return lo >= DSP_MIN_BITS or (hi >= 16 and lo >= 8)
+
+
+@lru_cache(maxsize=None)
+def valid_reuse_factors(n_in: int, n_out: int) -> tuple[int, ...]:
     """hls4ml's rule for a dense kernel's reuse factor (FPGABackend._validate_reuse_factor, 1.3.0).
 
-    Re-stated here so the explorer needs no backend instance.
+    Re-stated so reports and explorations need neither hls4ml nor a backend instance (the test
+    suite checks it against hls4ml's ``get_valid_reuse_factors``). Only divisors of n_in * n_out
+    can pass hls4ml's third condition, so only those are tried; cached because the explorer asks
+    for the same layers at every folding target.
     """
+    total = n_in * n_out
     out = []
-    for rf in range(1, n_in * n_out + 1):
-        mult_limit = math.ceil(n_in * n_out / min(n_in, rf))
-        ok = (mult_limit % n_out == 0) or rf >= n_in
-        ok = ok and ((rf % n_in == 0) or rf < n_in)
-        ok = ok and (n_in * n_out) % rf == 0
-        if ok:
+    for rf in (d for d in range(1, total + 1) if total % d == 0):
+        mult_limit = math.ceil(total / min(n_in, rf))
+        if ((mult_limit % n_out == 0) or rf >= n_in) and ((rf % n_in == 0) or rf < n_in):
             out.append(rf)
-    return out
+    return tuple(out)
+
+
+def layer_estimate(layer: dict, reuse: int) -> LayerEstimate:
+    """Estimate of one layer of a design description at reuse factor ``reuse``."""
+    return _conv(layer, reuse) if layer['class'] in CONV_CLASSES else _simple(layer, reuse)
 
 
 def _conv(layer: dict, reuse: int) -> LayerEstimate:
@@ -130,7 +144,7 @@ def _conv(layer: dict, reuse: int) -> LayerEstimate:
     elif min(a_bits, w_bits) <= 2:  # +-1 / {0,1} weights or inputs: add/subtract, no multiplier
         e.lut = P * acc_bits
         e.ff = P * acc_bits * 0.5
-    elif min(a_bits, w_bits) >= DSP_MIN_BITS or (max(a_bits, w_bits) >= 16 and min(a_bits, w_bits) >= 8):
+    elif uses_dsp(a_bits, w_bits):
         e.dsp = P  # one DSP48E2 per product (27x18 multiplier, post-adder chains the accumulation)
         e.lut = P * 2.0  # operand muxing / sign handling around the DSP cascade
         e.ff = P * 4.0
@@ -140,7 +154,8 @@ def _conv(layer: dict, reuse: int) -> LayerEstimate:
     if reuse > 1:
         e.lut += cout * acc_bits  # accumulators across the reuse cycles
         e.ff += cout * acc_bits
-    e.cycles_per_frame += tree + PIPELINE_DEPTH
+    e.pipeline_cycles = tree + PIPELINE_DEPTH
+    e.cycles_per_frame += e.pipeline_cycles
     if K > 1:  # hls4ml's line buffer: (K-1) ap_shift_reg of the padded width per channel -> SRLs
         e.memories.append(memory(layer['name'], 'line buffer', (K - 1) * win, cin * a_bits, shift_register=True,
                                  note=f'{K - 1} rows x {win} px x {cin} ch x {a_bits} bit'))
@@ -154,7 +169,7 @@ def _conv(layer: dict, reuse: int) -> LayerEstimate:
     return e
 
 
-def _simple(layer: dict, reuse: int, frame_px: int) -> LayerEstimate:
+def _simple(layer: dict, reuse: int) -> LayerEstimate:
     cls, name = layer['class'], layer['name']
     shape = layer['out_shape']
     C = shape[-1]
@@ -166,7 +181,7 @@ def _simple(layer: dict, reuse: int, frame_px: int) -> LayerEstimate:
         sb = layer['weights'].get('scale', {}).get('bits', 16)
         e.kind = f'batchnorm {C} ch'
         par = math.ceil(C / reuse)
-        if min(ib[0], sb) >= DSP_MIN_BITS:
+        if uses_dsp(ib[0], sb):
             e.dsp, e.lut = par, par * 2.0
         else:
             e.lut = par * (ib[0] * sb / 2.0 + rb)
@@ -219,18 +234,24 @@ def _simple(layer: dict, reuse: int, frame_px: int) -> LayerEstimate:
     return e
 
 
-def _fifo_plan(layers: list[dict], est: dict[str, LayerEstimate]) -> list[Memory]:
+def _path_delays(layers: list[dict], est: dict[str, LayerEstimate]) -> dict[str, int]:
+    """Delay (pixels of the HR frame) from the inputs to each layer's first output, longest path.
+
+    A K x K conv delays its output by its window fill, a ChannelGate by a whole frame.
+    """
+    delay: dict[str, int] = {}
+    for lay in layers:  # hls4ml lists layers in dataflow order
+        delay[lay['name']] = max((delay[i] for i in lay['inputs']), default=0) + est[lay['name']].delay_px
+    return delay
+
+
+def _fifo_plan(layers: list[dict], delay: dict[str, int]) -> list[Memory]:
     """FIFO depth on each stream: branch-balancing depth where two paths meet, else the minimum.
 
-    Path delays are counted in pixels of the HR frame: a K x K conv delays its output by its
-    window fill, a ChannelGate by a whole frame. At a Merge/Concatenate the input that arrives
-    earlier must buffer the difference (times FIFO_MARGIN).
+    At a Merge/Concatenate the input that arrives earlier must buffer the difference of the two
+    paths' delays (times FIFO_MARGIN).
     """
     by = {lay['name']: lay for lay in layers}
-    delay: dict[str, int] = {}
-    for lay in layers:
-        d_in = max((delay[i] for i in lay['inputs']), default=0)
-        delay[lay['name']] = d_in + est[lay['name']].delay_px
     fifos = []
     for lay in layers:
         for i in lay['inputs']:
@@ -266,28 +287,22 @@ def estimate(design: dict, reuse: int | dict | None = None, clock_mhz: float = 2
         elif reuse is not None and lay['class'] in CONV_CLASSES:
             in_px = int(lay['attrs']['in_height']) * int(lay['attrs']['in_width'])
             r = closest_valid_reuse(lay, int(reuse) * frame_px // in_px)
-        r = int(r)
-        est[lay['name']] = _conv(lay, r) if lay['class'] in CONV_CLASSES else _simple(lay, r, frame_px)
-    fifos = _fifo_plan(layers, est)
+        est[lay['name']] = layer_estimate(lay, int(r))
+    delay = _path_delays(layers, est)
+    fifos = _fifo_plan(layers, delay)
     per_layer = list(est.values())
     mems = [m for e in per_layer for m in e.memories] + fifos
     interval = max(e.cycles_per_frame for e in per_layer)
     bottleneck = max(per_layer, key=lambda e: e.cycles_per_frame).name
-    delay = {}
-    for lay in layers:
-        delay[lay['name']] = max((delay[i] for i in lay['inputs']), default=0) + est[lay['name']].delay_px
     depth_px = delay[layers[-1]['name']]
-    cyc_per_px = interval / frame_px
-    latency = int(math.ceil((depth_px + frame_px) * cyc_per_px + sum(math.log2(max(e.reuse, 1)) + PIPELINE_DEPTH
-                                                                      for e in per_layer if e.cls in CONV_CLASSES)))
-    fifo_lut = sum(m.lut for m in fifos)
+    latency = math.ceil((depth_px + frame_px) * interval / frame_px + sum(e.pipeline_cycles for e in per_layer))
     total = {
         'lut': round(sum(e.lut for e in per_layer) + sum(m.lut for m in mems)),
         'ff': round(sum(e.ff for e in per_layer) + sum(m.ff for m in mems)),
-        'bram36': math.ceil(sum(e.bram36 for e in per_layer) + sum(m.bram36 for m in mems)),
+        'bram36': math.ceil(sum(m.bram36 for m in mems)),
         'dsp': int(sum(e.dsp for e in per_layer)),
         'weight_bits': int(sum(e.weight_bits for e in per_layer)),
-        'fifo_bits': int(sum(m.bits for m in fifos)), 'fifo_lut': round(fifo_lut),
+        'fifo_bits': int(sum(m.bits for m in fifos)), 'fifo_lut': round(sum(m.lut for m in fifos)),
         'buffer_bits': int(sum(m.bits for m in mems if m.kind in ('line buffer', 'frame buffer'))),
     }
     frames_per_s = clock_mhz * 1e6 / interval
@@ -303,6 +318,10 @@ def estimate(design: dict, reuse: int | dict | None = None, clock_mhz: float = 2
         d = asdict(e)
         d['memories'] = [dict(asdict(m), bits=m.bits) for m in e.memories]
         d['latency_us'] = e.cycles_per_frame / clock_mhz
+        # the layer with its own memories (line/frame buffers, weight ROMs; FIFOs are listed apart)
+        d['lut_total'] = e.lut + sum(m.lut for m in e.memories)
+        d['ff_total'] = e.ff + sum(m.ff for m in e.memories)
+        d['bram36_total'] = sum(m.bram36 for m in e.memories)
         rows.append(d)
     return {'source': 'analytical', 'performance': perf, 'total': total, 'layers': rows,
             'fifos': [dict(asdict(m), bits=m.bits) for m in fifos],

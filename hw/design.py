@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from quant_models.atomic import atomic_write_text
 from quant_models.errors import HsbinetError
 
 ATTRS = ('in_height', 'in_width', 'out_height', 'out_width', 'n_chan', 'n_filt', 'filt_height', 'filt_width',
@@ -59,25 +60,18 @@ def describe(hls_model) -> dict:
             'stream_depth': int(depth) if depth is not None else None,
             'outputs': len(layer.outputs),
         })
-    frame = next(lay['out_shape'] for lay in reversed(layers))
+    frame = layers[-1]['out_shape']  # the output stream: one HR frame of B bands
     return {'project': hls_model.config.get_project_name(), 'backend': str(hls_model.config.backend.name),
             'frame': {'height': frame[0], 'width': frame[1], 'bands': frame[2]}, 'layers': layers}
 
 
 def write_design(hls_model, path: str | Path) -> Path:
-    path = Path(path)
-    tmp = path.with_suffix('.json.partial')
-    tmp.write_text(json.dumps(describe(hls_model), indent=1))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, json.dumps(describe(hls_model), indent=1))
 
 
-def find_design(build_dir: str | Path) -> Path | None:
-    """The ``design.json`` in ``build_dir`` or the shallowest one below it."""
-    build_dir = Path(build_dir)
-    if (build_dir / 'design.json').is_file():
-        return build_dir / 'design.json'
-    found = sorted(build_dir.rglob('design.json'), key=lambda p: len(p.parts))
+def find_in_build(build_dir: str | Path, name: str) -> Path | None:
+    """The file ``name`` in ``build_dir`` or the shallowest one below it (e.g. ``run``'s ``hw/``)."""
+    found = sorted(Path(build_dir).rglob(name), key=lambda p: len(p.parts))
     return found[0] if found else None
 
 
@@ -87,17 +81,17 @@ def load_design(build_dir: str | Path, log: Callable[[str], None] = print) -> tu
     if not build_dir.is_dir():
         raise HsbinetError('Build folder not found', file=str(build_dir),
                            hint='Pass the folder of `hsbinet run`, `hsbinet csim` or `hsbinet lower`')
-    path = find_design(build_dir)
+    path = find_in_build(build_dir, 'design.json')
     if path is None:
-        finals = sorted(build_dir.rglob('final.onnx'), key=lambda p: len(p.parts))
-        if not finals:
+        final = find_in_build(build_dir, 'final.onnx')
+        if final is None:
             raise HsbinetError('No lowered design in the build folder', file=str(build_dir),
                                expected='design.json (written by `hsbinet lower`/`csim`/`run`) or final.onnx',
                                found='neither', hint='run `hsbinet export` and `hsbinet lower` first')
         from hw.hls4ml_lower import lower_hls4ml
-        log(f'no design.json: lowering {finals[0]} (hls4ml conversion only)')
-        hm, _ = lower_hls4ml(finals[0], finals[0].parent / 'hls4ml_prj')
-        path = write_design(hm, finals[0].parent / 'design.json')
+        log(f'no design.json: lowering {final} (hls4ml conversion only)')
+        hm, _ = lower_hls4ml(final, final.parent / 'hls4ml_prj')
+        path = write_design(hm, final.parent / 'design.json')
     try:
         return json.loads(path.read_text()), path
     except (OSError, json.JSONDecodeError) as e:

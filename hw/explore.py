@@ -13,7 +13,6 @@ chosen part is picked. Outputs: explore.json, explore.md, explore.png.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -22,14 +21,14 @@ from typing import Callable
 from hw.analytical import CONV_CLASSES, estimate
 from hw.design import load_design
 from hw.parts import DEFAULT_PART, PARTS, get_part, part_fit
+from quant_models.atomic import atomic_write, atomic_write_text
 from quant_models.errors import HsbinetError
 
 # targets in cycles per PAN pixel (balanced folding, see hw.analytical.estimate)
 DEFAULT_TARGETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048)
 
 
-def design_for_hidden(hidden: int, bands: int, patch: int, blocks: int = 2, ratio: int = 4,
-                      log: Callable[[str], None] = print) -> dict:
+def design_for_hidden(hidden: int, bands: int, patch: int, blocks: int = 2, ratio: int = 4) -> dict:
     """Design description of an untrained hardware-profile HS-BiNet (B, C, blocks, PAN patch)."""
     import torch
 
@@ -79,14 +78,14 @@ def explore(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: float = 
     target = get_part(part)
     t0 = time.time()
     design, _ = load_design(build_dir, log)
-    own_c = next(lay['attrs']['n_filt'] for lay in design['layers'] if lay['class'] in ('Conv2D',))
+    own_c = next(lay['attrs']['n_filt'] for lay in design['layers'] if lay['class'] == 'Conv2D')  # C -> C
     B, H = design['frame']['bands'], design['frame']['height']
     hidden = sorted(set(hidden or [own_c]))
     if any(c < 1 for c in hidden):
         raise HsbinetError('Bad hidden width', key='--hidden', expected='integers >= 1', found=str(hidden))
     points = []
     for c in hidden:
-        d = design if c == own_c else design_for_hidden(c, B, H, blocks=_blocks_of(design), log=log)
+        d = design if c == own_c else design_for_hidden(c, B, H, blocks=_blocks_of(design))
         points += sweep(d, clock_mhz, targets, hidden=c)
         log(f'C={c}: {len(targets)} folding targets evaluated')
     best = fastest_fit(points, target.key)
@@ -148,10 +147,7 @@ def _write(res: dict, out: Path) -> None:
     fig.suptitle(f'{res["frame"]["height"]}x{res["frame"]["width"]} PAN, {res["frame"]["bands"]} bands, '
                  f'{res["clock_mhz"]:.0f} MHz; dashed: part limits', fontsize=10)
     fig.tight_layout()
-    for name, writer in (('explore.json', lambda p: p.write_text(json.dumps(res, indent=1))),
-                         ('explore.md', lambda p: p.write_text('\n'.join(md) + '\n')),
-                         ('explore.png', lambda p: fig.savefig(p, dpi=110, format='png'))):
-        tmp = out / (name + '.partial')
-        writer(tmp)
-        os.replace(tmp, out / name)
+    atomic_write_text(out / 'explore.json', json.dumps(res, indent=1))
+    atomic_write_text(out / 'explore.md', '\n'.join(md) + '\n')
+    atomic_write(out / 'explore.png', lambda p: fig.savefig(p, dpi=110, format='png'))
     plt.close(fig)

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from hw.finn import env as finn_env
+from quant_models.atomic import atomic_write, atomic_write_text
 from quant_models.errors import HsbinetError
 
 DEFAULT_PART = 'xqrku060-cna1509-1-b'
@@ -66,17 +65,6 @@ _REASONS = {
     'Mul': 'elementwise op FINN could not map (non-constant or unsupported broadcast)',
     'Add': 'elementwise op FINN could not map (non-constant or unsupported broadcast)',
 }
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.partial', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _load_final(final_onnx):
@@ -460,11 +448,9 @@ def lower_finn(final_onnx, out_dir, *, target_cycles_per_frame: int | None = Non
 
     files = {'lowered': out_dir / 'finn_lowered.onnx', 'estimates': out_dir / 'finn_estimates.json',
              'folding': out_dir / 'folding.json'}
-    tmp_onnx = out_dir / '.finn_lowered.onnx.partial'
-    model.save(str(tmp_onnx))
-    os.replace(tmp_onnx, files['lowered'])
-    _atomic_write_text(files['folding'], json.dumps(_extract_folding(model), indent=1))
-    _atomic_write_text(files['estimates'], json.dumps(est, indent=1))
+    atomic_write(files['lowered'], lambda p: model.save(str(p)))
+    atomic_write_text(files['folding'], json.dumps(_extract_folding(model), indent=1))
+    atomic_write_text(files['estimates'], json.dumps(est, indent=1))
     build_dir = out_dir / 'finn_build'
     if build_dir.is_dir() and not any(build_dir.iterdir()):
         build_dir.rmdir()  # estimate-only: FINN generated no code there

@@ -29,6 +29,7 @@ class Part:
     uram: int = 0
     board: str | None = None       # evaluation board (Vivado board part), when one exists
     board_part: str | None = None
+    default_clock_mhz: float = 200.0  # the accelerator clock `hsbinet build` uses when --clock is not given
     note: str = ''
 
     @property
@@ -50,6 +51,7 @@ PARTS: dict[str, Part] = {p.key: p for p in (
          board_part='xilinx.com:zcu102:part0:3.4', note='The ZCU102 evaluation board device.'),
     Part('XC7Z020', 'xc7z020clg400-1', 'Zynq-7000 SoC',
          lut=53_200, ff=106_400, bram36=140, dsp=220, board='PYNQ-Z2',
+         board_part='tul.com.tw:pynq-z2:part0:1.0', default_clock_mhz=100.0,  # -1 speed grade: not a 200 MHz part
          note='A small, low-cost part (PYNQ-Z2 / ZedBoard class).'),
 )}
 

@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Callable
 
-from hw.analytical import CONV_CLASSES, closest_valid_reuse, estimate
-from hw.design import load_design
+from hw.analytical import CONV_CLASSES, closest_valid_reuse, estimate, layer_estimate
+from hw.design import find_in_build, load_design
+from hw.explore import fastest_fit, sweep
 from hw.parts import DEFAULT_PART, PARTS, get_part, part_fit
+from quant_models.atomic import atomic_write, atomic_write_text
 from quant_models.errors import HsbinetError
 
-RESOURCES = (('lut', 'lut', 'LUT'), ('ff', 'ff', 'FF'), ('bram36', 'bram36', 'BRAM36'), ('dsp', 'dsp', 'DSP'))
 
-
-def finn_cross_check(design: dict, finn: dict, clock_mhz: float) -> list[dict]:
+def finn_cross_check(design: dict, finn: dict) -> list[dict]:
     """Per conv: FINN's MVAU estimate next to the analytical model at the same parallelism.
 
     FINN folds a conv as PE x SIMD products per cycle; the analytical model is evaluated at the
@@ -46,15 +45,13 @@ def finn_cross_check(design: dict, finn: dict, clock_mhz: float) -> list[dict]:
         products = int(a['filt_height']) * int(a['filt_width']) * int(a['n_chan']) * int(a['n_filt'])
         pe, simd = int(f.get('folding', {}).get('PE', 1)), int(f.get('folding', {}).get('SIMD', 1))
         reuse = closest_valid_reuse(lay, max(1, products // (pe * simd)))
-        ours = next(r for r in estimate({'layers': [dict(lay, inputs=[])], 'frame': design['frame']},
-                                        {lay['name']: reuse}, clock_mhz)['layers'])
-        ours_lut = ours['lut'] + sum(m['lut'] for m in ours['memories'])
-        ours_bram = ours['bram36'] + sum(m['bram36'] for m in ours['memories'])
+        ours = layer_estimate(lay, reuse)
         rows.append({'conv': src, 'finn_layer': f['name'], 'pe': pe, 'simd': simd, 'reuse': reuse,
-                     'finn_cycles': f.get('cycles'), 'analytical_cycles': ours['cycles_per_frame'],
-                     'finn_lut': f.get('LUT'), 'analytical_lut': round(ours_lut),
-                     'finn_bram36': (f.get('BRAM_18K') or 0) / 2, 'analytical_bram36': ours_bram,
-                     'finn_dsp': f.get('DSP'), 'analytical_dsp': ours['dsp']})
+                     'finn_cycles': f.get('cycles'), 'analytical_cycles': ours.cycles_per_frame,
+                     'finn_lut': f.get('LUT'), 'analytical_lut': round(ours.lut + sum(m.lut for m in ours.memories)),
+                     'finn_bram36': (f.get('BRAM_18K') or 0) / 2,
+                     'analytical_bram36': sum(m.bram36 for m in ours.memories),
+                     'finn_dsp': f.get('DSP'), 'analytical_dsp': ours.dsp})
     return rows
 
 
@@ -79,15 +76,14 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
         'hls4ml_default_fifo_bits': est['hls4ml_default_fifo_bits'],
         'finn': None, 'vendor': None,
     }
-    from hw.explore import fastest_fit, sweep
     best = fastest_fit(sweep(design, clock_mhz), main_part.key)
     report['fastest_fit'] = None if best is None else {
         'part': main_part.key, 'target_cycles_per_px': best['target_cycles_per_px'], 'reuse': best['reuse'],
         'performance': best['performance'], 'total': best['total'],
         'utilization_pct': best['utilization_pct'][main_part.key], 'source': 'analytical'}
-    finn_json = _find(build_dir, 'finn_estimates.json')
+    finn_json = find_in_build(build_dir, 'finn_estimates.json')
     if finn and finn_json is None:
-        final = _find(build_dir, 'final.onnx')
+        final = find_in_build(build_dir, 'final.onnx')
         if final is None:
             raise HsbinetError('FINN cross-check needs the final QONNX', file=str(build_dir), expected='final.onnx',
                                found='none', hint='run `hsbinet export` into the build folder first')
@@ -98,7 +94,7 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
     if finn_json is not None:
         fe = json.loads(finn_json.read_text())
         report['finn'] = {'source': 'finn estimate', 'file': str(finn_json), 'total': fe.get('total'),
-                          'cross_check': finn_cross_check(design, fe, clock_mhz),
+                          'cross_check': finn_cross_check(design, fe),
                           'not_converted': [n.get('op_type') for n in fe.get('not_converted', [])]}
     from hw.vendor_reports import find_vendor_reports
     vendor = find_vendor_reports(build_dir)
@@ -107,11 +103,6 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
     write_report(report, Path(out_dir) if out_dir else build_dir)
     log(format_report(report))
     return report
-
-
-def _find(build_dir: Path, name: str) -> Path | None:
-    found = sorted(build_dir.rglob(name), key=lambda p: len(p.parts))
-    return found[0] if found else None
 
 
 def format_report(r: dict) -> str:
@@ -146,7 +137,7 @@ def format_report(r: dict) -> str:
 
 def _markdown(r: dict) -> str:
     p, t = r['performance'], r['total']
-    md = [f'# Resource and latency report', '',
+    md = ['# Resource and latency report', '',
           f'Design: `{r["design"]}`; frame {p["frame"][0]}x{p["frame"][1]} PAN pixels, {r["frame"]["bands"]} bands; '
           f'clock {r["clock_mhz"]:.0f} MHz. Source of every figure below: **analytical** model '
           '(docs/resources.md) unless the column says otherwise.', '',
@@ -171,10 +162,9 @@ def _markdown(r: dict) -> str:
            '## Layers', '', '| layer | kind | reuse | II | cycles/frame | latency (us) | LUT | FF | BRAM36 | DSP | weight bits |',
            '|---|---|---|---|---|---|---|---|---|---|---|']
     for lay in r['layers']:
-        lut = lay['lut'] + sum(m['lut'] for m in lay['memories'])
-        bram = lay['bram36'] + sum(m['bram36'] for m in lay['memories'])
         md.append(f'| {lay["name"]} | {lay["kind"]} | {lay["reuse"]} | {lay["ii"]} | {lay["cycles_per_frame"]:,} | '
-                  f'{lay["latency_us"]:.2f} | {lut:,.0f} | {lay["ff"]:,.0f} | {bram:g} | {lay["dsp"]} | {lay["weight_bits"]:,} |')
+                  f'{lay["latency_us"]:.2f} | {lay["lut_total"]:,.0f} | {lay["ff_total"]:,.0f} | {lay["bram36_total"]:g} | '
+                  f'{lay["dsp"]} | {lay["weight_bits"]:,} |')
     md += ['', '## Buffers and FIFOs', '', '| where | kind | depth | width (bit) | bits | mapped to | LUT | BRAM36 | note |',
            '|---|---|---|---|---|---|---|---|---|']
     for m in [m for lay in r['layers'] for m in lay['memories'] if m['kind'] != 'weights'] + r['fifos']:
@@ -202,14 +192,8 @@ def _plot(r: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    rows = []
-    for lay in r['layers']:
-        lut = lay['lut'] + sum(m['lut'] for m in lay['memories'])
-        bram = lay['bram36'] + sum(m['bram36'] for m in lay['memories'])
-        rows.append((lay['name'], lut, bram))
-    fifo_bram = sum(m['bram36'] for m in r['fifos'])
-    fifo_lut = sum(m['lut'] for m in r['fifos'])
-    rows.append(('FIFOs', fifo_lut, fifo_bram))
+    rows = [(lay['name'], lay['lut_total'], lay['bram36_total']) for lay in r['layers']]
+    rows.append(('FIFOs', sum(m['lut'] for m in r['fifos']), sum(m['bram36'] for m in r['fifos'])))
     rows = sorted(rows, key=lambda x: -x[1])[:25]
     fig, ax = plt.subplots(1, 3, figsize=(16, 0.28 * len(rows) + 2), gridspec_kw={'width_ratios': [2, 1.2, 1.6]})
     names = [x[0] for x in rows]
@@ -244,13 +228,9 @@ def write_report(r: dict, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     r['files'] = {'json': str(out_dir / 'report.json'), 'md': str(out_dir / 'report.md'), 'png': str(out_dir / 'report.png')}
     r['fifo_depths'] = {m['layer']: m['depth'] for m in r['fifos']}
-    for name, text in (('report.md', _markdown(r)), ('report.json', json.dumps(r, indent=1, default=_json_default))):
-        tmp = out_dir / (name + '.partial')
-        tmp.write_text(text)
-        os.replace(tmp, out_dir / name)
-    tmp = out_dir / 'report.partial.png'
-    _plot(r, tmp)
-    os.replace(tmp, out_dir / 'report.png')
+    atomic_write_text(out_dir / 'report.md', _markdown(r))
+    atomic_write_text(out_dir / 'report.json', json.dumps(r, indent=1, default=_json_default))
+    atomic_write(out_dir / 'report.png', lambda p: _plot(r, p))
     return r
 
 

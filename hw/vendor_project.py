@@ -67,7 +67,6 @@ PS = {
         'actual_freq': 'CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ',
     },
 }
-BOARD_PARTS = {'ZCU102': 'xilinx.com:zcu102:part0:3.4', 'PYNQ-Z2': 'tul.com.tw:pynq-z2:part0:1.0'}
 
 
 # ----------------------------------------------------------------------------- the hls4ml project
@@ -449,7 +448,7 @@ connect_bd_net [get_bd_pins ps/{ps['resetn']}] [get_bd_pins rst_pl/ext_reset_in]
         with_s2mm = i == 0 and outs
         out = outs[0] if with_s2mm else None
         mm_bits = max(32, p.dma_bytes * 8, (out.dma_bytes * 8) if out else 0)
-        props = [f'CONFIG.c_include_sg {{0}}', 'CONFIG.c_sg_length_width {26}',
+        props = ['CONFIG.c_include_sg {0}', 'CONFIG.c_sg_length_width {26}',
                  f'CONFIG.c_addr_width {{{ps["addr_width"]}}}', 'CONFIG.c_include_mm2s {1}',
                  f'CONFIG.c_m_axis_mm2s_tdata_width {{{p.dma_bytes * 8}}}',
                  f'CONFIG.c_m_axi_mm2s_data_width {{{mm_bits}}}', 'CONFIG.c_mm2s_burst_size {16}',
@@ -775,7 +774,7 @@ def write_vendor_project(hls_project_dir, out_dir, part, clock_mhz: float = 200.
     if not 10.0 <= clock_mhz <= 800.0:
         raise HsbinetError('Clock out of range', key='--clock', expected='10 to 800 MHz', found=f'{clock_mhz:g}')
     h = read_hls_project(hls_project_dir)
-    board_part = (part.board_part or BOARD_PARTS.get(board)) if board else None
+    board_part = part.board_part if board else None
     out_dir = Path(out_dir)
     vendor = out_dir / 'vendor'
     if vendor.exists() and not _is_ours(vendor):

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 
 from quant_models import metrics, plots
 from quant_models.data.hpc_format import read_hpc
-from quant_models.errors import HsbinetError
 from quant_models.train import load_checkpoint, model_from_checkpoint
 
 

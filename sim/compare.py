@@ -8,11 +8,12 @@ are equal everywhere (``np.array_equal``). There is no tolerance.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from quant_models.atomic import atomic_write_text
 
 
 class NotOnGridError(ValueError):
@@ -91,11 +92,7 @@ def verdict(comparisons: list[Comparison], patches: int, layout: str, frac_bits:
 
 def write_verdict(path: str | Path, data: dict) -> Path:
     """Write the verdict JSON atomically (a half-written verdict never exists)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + '.partial')
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(data, indent=2))
 
 
 def format_summary(v: dict) -> str:

@@ -103,7 +103,11 @@ def run_csim(checkpoint, test_h5, out_dir, patches: int = 4, backend: str = 'Vit
     write_design(hm, out_dir / 'design.json')
     timings['convert_s'] = time.time() - t
     t = time.time()
-    fault = inject_weight_fault(hm) if inject_fault else hm.compile()
+    if inject_fault:
+        fault = inject_weight_fault(hm)  # flips the bit, then writes and compiles the project
+    else:
+        fault = None
+        hm.compile()
     timings['compile_s'] = time.time() - t
     t = time.time()
     outs = [np.asarray(hm.predict([nhwc(ms[i:i + 1].numpy()), nhwc(pan[i:i + 1].numpy())])).reshape(y_torch[i:i + 1].shape)

@@ -16,6 +16,7 @@ trace storage by layer name, so the copies collide); those are skipped, their co
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,9 @@ def _binary_output(layer) -> bool:
 
 def _torch_module(node) -> str | None:
     """The PyTorch module path recorded by the dynamo exporter (e.g. ``edge.conv.0.conv``)."""
-    import json
     for prop in node.metadata_props:
-        if prop.key == 'pkg.torch.onnx.name_scopes':
-            scopes = [s for s in json.loads(prop.value.replace("'", '"')) if s]
+        if prop.key == 'pkg.torch.onnx.name_scopes':  # a Python list literal of scope names
+            scopes = [s for s in ast.literal_eval(prop.value) if s]
             return scopes[-2] if len(scopes) > 1 else (scopes[0] if scopes else None)
     return None
 

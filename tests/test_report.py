@@ -45,7 +45,7 @@ def test_reuse_factor_rule_matches_hls4ml():
     from hls4ml.backends import get_backend
     backend = get_backend('Vitis')
     for n_in, n_out in ((72, 8), (576, 64), (1600, 64), (191, 64), (24, 8)):
-        assert valid_reuse_factors(n_in, n_out) == backend.get_valid_reuse_factors(n_in, n_out)
+        assert list(valid_reuse_factors(n_in, n_out)) == backend.get_valid_reuse_factors(n_in, n_out)
 
 
 def test_memory_mapping():
@@ -120,8 +120,6 @@ def test_report_files_and_parts(build, tmp_path):
 
 
 def test_report_reads_vendor_reports_when_present(build, tmp_path):
-    if not (FIXTURES / 'hls').is_dir():
-        pytest.skip('vendor report fixtures missing')
     b = tmp_path / 'b'
     shutil.copytree(build, b, ignore=shutil.ignore_patterns('hls4ml_prj'))
     shutil.copytree(FIXTURES / 'hls', b / 'vendor' / 'hls')

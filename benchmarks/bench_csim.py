@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.export import build_final_qonnx, export_qonnx, nhwc
-from hw.hls4ml_lower import lower_hls4ml
+from hw.export import build_final_qonnx, export_qonnx
+from sim.golden import nhwc
+from hw.hls.lower import lower_hls4ml
 from quant_models.hsbinet import HSBiNetConfig, build_model
 from quant_models.layers import fixed_point_act
 

@@ -17,14 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from hw.explore import design_for_hidden, explore
-from hw.report import build_report
+from hw.estimates.explore import design_for_hidden, explore
+from hw.parts import DEFAULT_CLOCK_MHZ
+from hw.estimates.report import build_report
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--part', default='XQRKU060')
-    p.add_argument('--clock', type=float, default=200.0)
+    p.add_argument('--clock', type=float, default=DEFAULT_CLOCK_MHZ)
     p.add_argument('--bands', type=int, default=191)
     p.add_argument('--hidden', default='32,64')
     p.add_argument('--frames', default='32,64', help='PAN frame sizes (square)')

@@ -11,9 +11,10 @@ import sys
 import warnings
 from pathlib import Path
 
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 EXIT_USER_ERROR = 2
+EXIT_MISMATCH = 1  # a verification found mismatches
 
 
 def _quiet_libraries() -> None:
@@ -23,83 +24,99 @@ def _quiet_libraries() -> None:
     os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')
 
 
+def _single(a, steps, config=None, overrides=None, root=None, **kw):
+    """Run ``steps`` of the flow for one subcommand, on the folders its flags name."""
+    from build_flows.config import load_config
+    from build_flows.steps import Build, run_steps
+    cfg = load_config(config, overrides)
+    build = Build(Path(root or '.'), cfg, **kw)
+    return run_steps(build, steps)
+
+
 def _cmd_data(a) -> None:
-    from build_flows.flow import data_stage
-    cfg = {'ratio': a.ratio, 'gnyq': a.gnyq, 'patch': a.patch, 'test_patch': a.test_patch}
-    s = data_stage(a.scene, a.out, cfg, seed=a.seed)
+    over = {'scene': a.scene, 'seed': a.seed,
+            'data': {'ratio': a.ratio, 'gnyq': a.gnyq, 'patch': a.patch, 'test_patch': a.test_patch}}
+    s = _single(a, ['data'], overrides=over, paths={'data': Path(a.out)})['data']['summary']
     print(f'wrote {a.out}/train.h5 ({s["patch_counts"]["train"]} patches), val.h5 ({s["patch_counts"]["val"]}), '
           f'test.h5 ({s["patch_counts"]["test"]})')
 
 
 def _cmd_train(a) -> None:
-    from build_flows.config import load_config
-    from build_flows.flow import train_stage
-    over = {'train': {}}
-    if a.epochs is not None:
-        over['train']['epochs'] = a.epochs
-    if a.time_budget is not None:
-        over['train']['time_budget_min'] = a.time_budget
-    cfg = load_config(a.config, over)
-    r = train_stage(cfg, a.data, a.out, resume=a.resume)
-    print(f'{r["epochs_completed"]} epochs, best val loss {r["best_val_loss"]:.5f}; checkpoints: {r["last"]}, {r["best"]}')
+    over = {'train': {k: v for k, v in (('epochs', a.epochs), ('time_budget_min', a.time_budget)) if v is not None}}
+    r = _single(a, ['train'], a.config, over, paths={'data': Path(a.data), 'train': Path(a.out)},
+                options={'resume': a.resume})['train']
+    print(f'{r["epochs"]} epochs, best val loss {r["best_val_loss"]:.5f}; checkpoints: {r["last"]}, {r["best"]}')
 
 
 def _cmd_evaluate(a) -> None:
-    from build_flows.flow import evaluate_stage
-    r = evaluate_stage(a.checkpoint, a.test, a.out)
+    r = _single(a, ['evaluate'], checkpoint=Path(a.checkpoint), test_h5=Path(a.test),
+                paths={'eval': Path(a.out)})['evaluate']
     print(f'wrote {Path(a.out) / "metrics.json"} and {len(r["figures"])} figures')
 
 
 def _cmd_export(a) -> None:
-    from build_flows.flow import export_stage
-    r = export_stage(a.checkpoint, a.out, patch=a.patch)
-    print(f'final QONNX: {r["final"]} ({r["transposes"]} Transpose nodes; torch vs qonnx '
-          f'{"bit-exact" if r["bit_exact"] else "MISMATCH"})')
-    if not r['bit_exact']:
-        raise SystemExit(1)
+    r = _single(a, ['export', 'verify_qonnx'], checkpoint=Path(a.checkpoint), paths={'hw': Path(a.out)},
+                options={'patch': a.patch})
+    print(f'final QONNX: {r["export"]["final"]} ({r["verify_qonnx"]["transposes"]} Transpose nodes; torch vs qonnx '
+          'bit-exact)')
 
 
 def _cmd_lower(a) -> None:
+    out = Path(a.out)
     if a.backend == 'finn':
-        from hw.finn_lower import lower_finn
-        r = lower_finn(a.onnx, a.out, target_cycles_per_frame=a.target_cycles, folding_file=a.folding)
+        r = _single(a, ['finn'], a.config, options={'onnx': a.onnx, 'finn_out': out, 'target_cycles': a.target_cycles,
+                                                    'folding': a.folding})['finn']
         print(f'FINN dataflow graph: {r["files"]["lowered"]}; estimates: {r["files"]["estimates"]}; '
               f'folding: {r["files"]["folding"]}')
         return
-    from build_flows.flow import lower_stage
-    r = lower_stage(a.onnx, a.out, backend=a.backend)
-    print(f'hls4ml io_stream project ({a.backend}): {r["project"]}; precision table: {r["precisions"]}')
+    ckpt = Path(a.checkpoint) if a.checkpoint else Path(a.onnx).parent / 'no-checkpoint.pt'
+    r = _single(a, ['lower'], a.config, {'hw': {'backend': a.backend}}, checkpoint=ckpt, paths={'hw': out},
+                options={'onnx': a.onnx})['lower']
+    print(f'hls4ml io_stream project ({a.backend}): {out / "hls4ml_prj"}; design {r["design_sha256"][:16]}; '
+          f'precision table: {out / "precisions.json"}')
+
+
+def _hw_over(a) -> dict:
+    return {'hw': {k: v for k, v in (('part', getattr(a, 'part', None)), ('clock_mhz', getattr(a, 'clock', None)),
+                                      ('patches', getattr(a, 'patches', None))) if v is not None}}
 
 
 def _cmd_report(a) -> None:
-    from build_flows.flow import report_stage
-    report_stage(a.build, part=a.part, clock_mhz=a.clock, finn=a.finn, out_dir=a.out)
+    steps = ['finn', 'report'] if a.finn else ['report']
+    _single(a, steps, a.config, _hw_over(a), paths={'hw': Path(a.build)}, options={'report_out': a.out})
 
 
 def _cmd_explore(a) -> None:
-    from build_flows.flow import explore_stage
     hidden = [int(x) for x in a.hidden.split(',')] if a.hidden else None
-    explore_stage(a.build, part=a.part, clock_mhz=a.clock, hidden=hidden, out_dir=a.out)
+    _single(a, ['explore'], a.config, _hw_over(a), paths={'hw': Path(a.build)},
+            options={'hidden': hidden, 'explore_out': a.out})
 
 
 def _cmd_csim(a) -> None:
-    from sim.csim import run_csim
-    v = run_csim(a.checkpoint, a.test, a.out, patches=a.patches, backend=a.backend, inject_fault=a.inject_fault)
-    if not v['bit_exact']:
-        raise SystemExit(1)
+    """Verifies the lowered project in --build; --checkpoint/--test default to the build folder's."""
+    from hw.design import load_design
+    root = Path(a.build)
+    _, design_path = load_design(root)
+    _single(a, ['csim'], a.config, _hw_over(a), root=root,
+            checkpoint=Path(a.checkpoint) if a.checkpoint else None, test_h5=Path(a.test) if a.test else None,
+            paths={'hw': design_path.parent}, options={'inject_fault': a.inject_fault, 'csim_out': a.out})
 
 
 def _cmd_run(a) -> None:
-    from build_flows.flow import run
-    over = {'train': {'time_budget_min': a.time_budget}} if a.time_budget is not None else None
-    run(scene=a.scene, config=a.config, out=a.out, overrides=over)
+    from build_flows.config import load_config
+    from build_flows.steps import run
+    over = {'train': {'time_budget_min': a.time_budget}} if a.time_budget is not None else {}
+    if a.scene is not None:
+        over['scene'] = a.scene
+    run(load_config(a.config, over), out=a.out, start=a.start, stop=a.stop)
 
 
 def _cmd_build(a) -> None:
-    from build_flows.bitstream import build_stage
-    from hw.vendor_tools import EXIT_TOOLS_MISSING, VendorFlowError, VendorToolsMissing
+    from hw.vendor.tools import EXIT_TOOLS_MISSING, VendorFlowError, VendorToolsMissing
     try:
-        build_stage(a.build, part=a.part, board=a.board, clock_mhz=a.clock, out_dir=a.out, bitstream=a.bitstream)
+        _single(a, ['vendor'], root=Path(a.build), paths={'hw': Path(a.build)},
+                options={'part': a.part, 'board': a.board, 'clock': a.clock, 'vendor_out': a.out,
+                         'bitstream': a.bitstream})
     except VendorToolsMissing as e:
         print(f'hsbinet build: {e.message}', file=sys.stderr)
         raise SystemExit(EXIT_TOOLS_MISSING) from None
@@ -149,33 +166,39 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument('--onnx', required=True, help='final.onnx written by `hsbinet export`')
     lo.add_argument('--out', required=True)
     lo.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado', 'finn'])
+    lo.add_argument('--checkpoint', help='the checkpoint exported to ONNX (its model config goes into design.json)')
+    lo.add_argument('--config', help='YAML config')
     lo.add_argument('--target-cycles', type=int, help='finn: FINN SetFolding target, clock cycles per frame')
     lo.add_argument('--folding', metavar='FILE', help='finn: FINN folding JSON (e.g. folding.json of a run)')
     lo.set_defaults(func=_cmd_lower)
 
-    c = sub.add_parser('csim', help='C-simulation vs PyTorch and QONNX on .h5 patches; exit 1 on any mismatch')
-    c.add_argument('--checkpoint', required=True)
-    c.add_argument('--test', required=True, help='HyperPanCollection .h5 (MS, PAN; e.g. Test_WDC.h5)')
-    c.add_argument('--out', required=True)
-    c.add_argument('--patches', type=int, default=4)
-    c.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado'])
+    c = sub.add_parser('csim', help='C-simulation of a lowered project vs PyTorch and QONNX on .h5 patches; '
+                       'exit 1 on any mismatch')
+    c.add_argument('--build', required=True, help='folder with the lowered project (design.json; e.g. runs/<scene>)')
+    c.add_argument('--checkpoint', help='the model it was lowered from (default: BUILD/train/best.pt)')
+    c.add_argument('--test', help='HyperPanCollection .h5 (MS, PAN; default: BUILD/data/test.h5)')
+    c.add_argument('--out', help='folder for verdict.json and golden.npz (default: the lowered folder)')
+    c.add_argument('--patches', type=int, help='test patches to simulate (default: hw.patches, 4)')
+    c.add_argument('--config', help='YAML config')
     c.add_argument('--inject-fault', action='store_true', help='flip one binary weight bit in the generated design')
     c.set_defaults(func=_cmd_csim)
 
     rp = sub.add_parser('report', help='per-layer and total II, latency, throughput, LUT/FF/BRAM/DSP, buffers; '
                         'fit/no-fit on FPGA parts (report.json/.md/.png)')
     rp.add_argument('--build', required=True, help='build folder with design.json (from lower/csim/run) or final.onnx')
-    rp.add_argument('--part', default='XQRKU060', help='main part: XQRKU060, ZU9EG (ZCU102), XC7Z020 (all are listed)')
-    rp.add_argument('--clock', type=float, default=200.0, help='clock in MHz (default 200)')
-    rp.add_argument('--finn', action='store_true', help='also run FINN on final.onnx and cross-check its estimates')
+    rp.add_argument('--part', help='main part: XQRKU060 (default), ZU9EG (ZCU102), XC7Z020 (all are listed)')
+    rp.add_argument('--clock', type=float, help='clock in MHz (default hw.clock_mhz, 200)')
+    rp.add_argument('--config', help='YAML config')
+    rp.add_argument('--finn', action='store_true', help='run the finn step first and cross-check its estimates')
     rp.add_argument('--out', help='folder for report.* (default: the build folder)')
     rp.set_defaults(func=_cmd_report)
 
     ex = sub.add_parser('explore', help='sweep reuse factor (and hidden width C): throughput vs LUT/BRAM per part; '
                         'picks the fastest design that fits')
     ex.add_argument('--build', required=True, help='build folder with design.json (from lower/csim/run)')
-    ex.add_argument('--part', default='XQRKU060')
-    ex.add_argument('--clock', type=float, default=200.0, help='clock in MHz (default 200)')
+    ex.add_argument('--part', help='XQRKU060 (default), ZU9EG, XC7Z020')
+    ex.add_argument('--clock', type=float, help='clock in MHz (default hw.clock_mhz, 200)')
+    ex.add_argument('--config', help='YAML config')
     ex.add_argument('--hidden', help='comma-separated hidden widths C to sweep (default: the build\'s own C)')
     ex.add_argument('--out', help='folder for explore.* (default: the build folder)')
     ex.set_defaults(func=_cmd_explore)
@@ -185,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--config', help='YAML config overlaid on configs/default.yaml')
     r.add_argument('--out', help='build folder (default: runs/<scene>)')
     r.add_argument('--time-budget', type=float, help='training time budget in minutes (override)')
+    r.add_argument('--from', dest='start', metavar='STEP', help='resume the build folder at STEP (earlier steps\' files reused)')
+    r.add_argument('--to', dest='stop', metavar='STEP', help='stop after STEP')
     r.set_defaults(func=_cmd_run)
 
     b = sub.add_parser('build', help='Vitis HLS + Vivado project for the hls4ml design; --bitstream runs the '
@@ -205,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except HsbinetError as e:
+        from build_flows.steps import NotBitExact
         print(f'hsbinet {args.command}: error: {e.paragraph()}', file=sys.stderr)
-        return EXIT_USER_ERROR
+        return EXIT_MISMATCH if isinstance(e, NotBitExact) else EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f'hsbinet {args.command}: interrupted (training checkpoints are written every epoch; '
               'use --resume to continue)', file=sys.stderr)

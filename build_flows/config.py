@@ -1,26 +1,116 @@
-"""YAML build configuration: load, merge with defaults, validate, and split per stage.
+"""One typed build configuration: every option of every step, one default each, one merge.
 
-A config has top-level keys ``scene``, ``seed`` and one section per stage (``data``, ``model``,
-``train``). Unknown keys are errors (a typo must not silently fall back to a default).
+A config is YAML in the style of hls4ml/FINN build configs: top-level ``scene`` and ``seed`` and
+one section per stage (``data``, ``model``, ``train``, ``hw``). Defaults live in the dataclasses
+below (``model`` and ``train`` are the model's and the trainer's own dataclasses); the embedded
+demo config ``configs/default.yaml`` overlays them, a user's YAML overlays that, and CLI options
+overlay last (:func:`load_config`, the only place they are merged). Unknown keys, wrong types
+and out-of-range values are refused with one paragraph (file, key, expected vs found).
+
+Dataclasses with explicit checks rather than pydantic: the model and trainer sections are the
+dataclasses of ``quant_models`` (which must not depend on a validation library), and the few
+types used (int, float, str, bool, optional, fixed-length tuples) need a 40-line checker.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import fields
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
-from quant_models.errors import HsbinetError
+from hw.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, get_part
+from quant_models.common import HsbinetError
 from quant_models.hsbinet import HSBiNetConfig
 from quant_models.train import TrainConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
 DEFAULT_CONFIG = CONFIG_DIR / 'default.yaml'
-DATA_KEYS = {'ratio', 'gnyq', 'patch', 'test_patch', 'stride', 'val_fraction', 'test_fraction'}
-TOP_KEYS = {'scene', 'seed', 'data', 'model', 'train', 'hw'}
-HW_KEYS = {'part', 'clock_mhz'}
+
+
+@dataclass
+class DataConfig:
+    """Wald's-protocol simulation and patching (sizes in PAN pixels)."""
+    ratio: int = 4
+    gnyq: float = 0.3
+    patch: int = 32
+    test_patch: int = 64
+    stride: int | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.25
+
+
+@dataclass
+class HwConfig:
+    """The accelerator: target part and clock (MHz), hls4ml backend, C-simulated test patches."""
+    part: str = DEFAULT_PART
+    clock_mhz: float = DEFAULT_CLOCK_MHZ
+    backend: str = 'Vitis'
+    patches: int = 4
+
+
+@dataclass
+class BuildConfig:
+    scene: str = 'indian_pines'
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: HSBiNetConfig = field(default_factory=HSBiNetConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    hw: HwConfig = field(default_factory=HwConfig)
+    source: str = str(DEFAULT_CONFIG)  # where the values came from (not a config key)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop('source')
+        for k in ('bands', 'ratio'):  # from the data, not the config
+            d['model'].pop(k)
+        return d
+
+
+SECTIONS = {'data': DataConfig, 'model': HSBiNetConfig, 'train': TrainConfig, 'hw': HwConfig}
+NOT_CONFIGURABLE = {'model': {'bands', 'ratio'}}  # the model takes them from the data
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, '__name__', str(tp)).replace('NoneType', 'null')
+
+
+def _coerce(value, tp, key: str, src: str):
+    """``value`` checked against the annotation ``tp`` (int accepted for float; lists for tuples)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for a in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, a, key, src)
+            except HsbinetError:
+                continue
+    elif origin is tuple:
+        if isinstance(value, (list, tuple)) and (args[-1] is Ellipsis or len(value) == len(args)):
+            items = args[:1] * len(value) if args[-1] is Ellipsis else args
+            return tuple(_coerce(v, a, f'{key}[{i}]', src) for i, (v, a) in enumerate(zip(value, items)))
+    elif tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    elif tp in (int, str, bool) and type(value) is tp:
+        return value
+    raise HsbinetError('Config value of the wrong type', file=src, key=key, expected=_type_name(tp),
+                       found=f'{value!r} ({type(value).__name__})')
+
+
+def _section(cls, values, name: str, src: str):
+    if not isinstance(values, dict):
+        raise HsbinetError('Config section must be a mapping', file=src, key=name, found=repr(values))
+    hints = typing.get_type_hints(cls)
+    allowed = {f.name for f in fields(cls)} - NOT_CONFIGURABLE.get(name, set())
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise HsbinetError('Unknown config key', file=src, key=f'{name}.{unknown[0]}',
+                           expected='one of ' + ', '.join(sorted(allowed)), found=', '.join(unknown))
+    return cls(**{k: _coerce(v, hints[k], f'{name}.{k}', src) for k, v in values.items()})
 
 
 def _read_yaml(path: Path) -> dict:
@@ -42,44 +132,56 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _check_keys(section: dict, allowed: set[str], where: str, path: str) -> None:
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise HsbinetError('Unknown config key', file=path, key=f'{where}{unknown[0]}',
-                           expected='one of ' + ', '.join(sorted(allowed)), found=', '.join(unknown))
+def _range_checks(cfg: BuildConfig, src: str) -> None:
+    def need(ok: bool, key: str, expected: str, found):
+        if not ok:
+            raise HsbinetError('Config value out of range', file=src, key=key, expected=expected, found=repr(found))
+    d, h = cfg.data, cfg.hw
+    need(d.ratio >= 2, 'data.ratio', 'an integer >= 2', d.ratio)
+    need(0 < d.gnyq < 1, 'data.gnyq', 'a gain in (0, 1)', d.gnyq)
+    for k in ('patch', 'test_patch'):
+        v = getattr(d, k)
+        need(v >= d.ratio and v % d.ratio == 0, f'data.{k}', f'a positive multiple of data.ratio ({d.ratio})', v)
+    for k in ('val_fraction', 'test_fraction'):
+        need(0 < getattr(d, k) < 1, f'data.{k}', 'a fraction in (0, 1)', getattr(d, k))
+    need(cfg.model.hidden >= 1 and cfg.model.blocks >= 0, 'model.hidden/blocks', 'hidden >= 1, blocks >= 0',
+         (cfg.model.hidden, cfg.model.blocks))
+    need(h.clock_mhz > 0, 'hw.clock_mhz', 'a clock in MHz > 0', h.clock_mhz)
+    need(h.backend in ('Vitis', 'Vivado'), 'hw.backend', "'Vitis' or 'Vivado'", h.backend)
+    need(h.patches >= 1, 'hw.patches', 'an integer >= 1', h.patches)
+    get_part(h.part)  # names the known parts if unknown
+    try:
+        cfg.train.validate()
+    except HsbinetError as e:
+        raise HsbinetError(e.what, file=src, key=e.key, expected=e.expected, found=e.found) from None
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """Default config, overlaid with ``path`` (if given), overlaid with ``overrides``; validated."""
-    cfg = _read_yaml(DEFAULT_CONFIG)
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> BuildConfig:
+    """Dataclass defaults <- configs/default.yaml <- ``path`` <- ``overrides`` (nested dict), checked."""
+    raw = _read_yaml(DEFAULT_CONFIG)
     src = str(DEFAULT_CONFIG)
     if path is not None:
         src = str(path)
-        cfg = _merge(cfg, _read_yaml(Path(path)))
+        raw = _merge(raw, _read_yaml(Path(path)))
     if overrides:
-        cfg = _merge(cfg, overrides)
-    _check_keys(cfg, TOP_KEYS, '', src)
-    for sec in ('data', 'model', 'train', 'hw'):
-        if not isinstance(cfg.get(sec, {}), dict):
-            raise HsbinetError('Config section must be a mapping', file=src, key=sec, found=repr(cfg[sec]))
-    _check_keys(cfg['data'], DATA_KEYS, 'data.', src)
-    _check_keys(cfg.setdefault('hw', {}), HW_KEYS, 'hw.', src)
-    model_keys = {f.name for f in fields(HSBiNetConfig)} - {'bands', 'ratio'}
-    _check_keys(cfg['model'], model_keys, 'model.', src)
-    _check_keys(cfg['train'], {f.name for f in fields(TrainConfig)}, 'train.', src)
-    cfg['_source'] = src
+        raw = _merge(raw, overrides)
+    top = {'scene', 'seed', *SECTIONS}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise HsbinetError('Unknown config key', file=src, key=unknown[0], expected='one of ' + ', '.join(sorted(top)),
+                           found=', '.join(unknown))
+    hints = typing.get_type_hints(BuildConfig)
+    cfg = BuildConfig(
+        scene=str(_coerce(raw.get('scene', 'indian_pines'), hints['scene'], 'scene', src)),
+        seed=_coerce(raw.get('seed', 0), int, 'seed', src),
+        **{name: _section(cls, raw.get(name, {}) or {}, name, src) for name, cls in SECTIONS.items()}, source=src)
+    if 'seed' not in (raw.get('train') or {}):
+        cfg.train.seed = cfg.seed
+    _range_checks(cfg, src)
     return cfg
 
 
-def model_config(cfg: dict, bands: int) -> HSBiNetConfig:
-    """Model section + the data's band count and ratio -> validated HSBiNetConfig."""
-    return HSBiNetConfig(bands=bands, ratio=int(cfg['data'].get('ratio', 4)), **cfg['model']).validate()
-
-
-def train_config(cfg: dict) -> TrainConfig:
-    t = dict(cfg['train'])
-    t.setdefault('seed', cfg.get('seed', 0))
-    try:
-        return TrainConfig(**t).validate()
-    except TypeError as e:
-        raise HsbinetError('Bad training config', file=cfg.get('_source'), key='train', found=str(e)) from None
+def model_config(cfg: BuildConfig, bands: int) -> HSBiNetConfig:
+    """The model section + the data's band count and ratio -> validated HSBiNetConfig."""
+    from dataclasses import replace
+    return replace(cfg.model, bands=bands, ratio=cfg.data.ratio).validate()

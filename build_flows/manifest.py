@@ -15,8 +15,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from quant_models.atomic import atomic_write_text
-from quant_models.data.readers import file_sha256
+from quant_models.common import atomic_write_text, file_sha256
+
 
 TOOLS = ('hsbinet', 'torch', 'brevitas', 'qonnx', 'hls4ml', 'onnx', 'onnxruntime', 'numpy', 'scipy', 'h5py',
          'tensorly')
@@ -35,9 +35,11 @@ def tool_versions() -> dict:
 class Manifest:
     """Accumulates a build folder's record and writes it to ``<folder>/manifest.json``."""
 
-    def __init__(self, folder: str | Path, config: dict, command: list[str] | None = None):
+    def __init__(self, folder: str | Path, config: dict, command: list[str] | None = None, resume: bool = False):
+        """``resume``: keep the stages, artifacts and verdicts of the folder's manifest (``--from``)."""
         self.folder = Path(folder)
         self.path = self.folder / 'manifest.json'
+        old = json.loads(self.path.read_text()) if resume and self.path.is_file() else {}
         self.data = {
             'format': 'hsbinet-manifest/1', 'status': 'running',
             'created_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
@@ -46,6 +48,8 @@ class Manifest:
             'config_source': config.get('_source'), 'versions': tool_versions(),
             'inputs': {}, 'artifacts': {}, 'stages': {}, 'metrics': {}, 'verdicts': {},
         }
+        for k in ('inputs', 'artifacts', 'stages', 'metrics', 'verdicts'):
+            self.data[k].update(old.get(k, {}))
         self.write()
 
     def input(self, name: str, source: str, digest: str | None) -> None:

@@ -1,13 +1,20 @@
-"""A plain description of a lowered hls4ml io_stream design: the input of the analytical model.
+"""``design.json``: the plain description of one lowered hls4ml io_stream project, and its identity.
 
-:func:`describe` reads an hls4ml ``ModelGraph`` (after conversion, before or after ``compile``)
-and returns a JSON-serialisable dict, written as ``design.json`` next to the hls4ml project, so
-reports and explorations never need hls4ml or a re-conversion::
+Written by the lower step (:func:`hw.hls.lower.lower_project`) next to the project; read by the
+report, the exploration, the C-simulation and the vendor project, so none of them needs hls4ml or
+lowers again::
 
-    {"project": "hsbinet", "backend": "Vitis", "frame": {"height": H, "width": W},
-     "layers": [{"name", "class", "inputs": [producer layer names], "out_shape": [H, W, C],
-                 "result_bits", "in_bits": [...], "attrs": {...}, "weights": {name: {"shape", "bits"}},
-                 "stream_depth": pixels (the FIFO depth hls4ml wrote for the layer's output stream)}]}
+    {"format": "hsbinet-design/2", "project": "hsbinet", "backend": "Vitis",
+     "sha256": content hash of hls4ml_prj/ (see project_sha256): THE design identity,
+     "project_dir": "hls4ml_prj" (relative to design.json), "final_onnx": "final.onnx",
+     "io_bits": [W, I] of the fixed<W,I> input/output streams,
+     "frame": {"height": H, "width": W, "bands": B} (PAN pixels),
+     "model": the HSBiNetConfig of the exported model (bands, hidden, blocks, ratio, io_bits, ...),
+     "layers": [{"name" (hls4ml), "class", "inputs": [producer layer names], "out_shape": [H, W, C],
+                 "result_bits", "in_bits": [...], "attrs": {...},
+                 "weights": {name: {"shape", "bits", "precision", "variable"}},
+                 "stream_depth": pixels (the FIFO depth written for the layer's output stream),
+                 "outputs", "onnx_node", "module" (PyTorch module path or null), "traced"}]}
 
 Shapes are NHWC without the batch axis; bit widths are the total widths of hls4ml's fixed-point
 types (1 for binary 1-bit activations / weights).
@@ -17,56 +24,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
 
-from quant_models.atomic import atomic_write_text
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError, atomic_write_json, tree_sha256
 
-ATTRS = ('in_height', 'in_width', 'out_height', 'out_width', 'n_chan', 'n_filt', 'filt_height', 'filt_width',
-         'reuse_factor', 'strategy', 'ratio', 'height', 'width')
+DESIGN_FILE = 'design.json'
+BUILD_PRODUCTS = frozenset({'.so', '.o', '.a'})  # what hls4ml's compile() leaves in firmware/
 
 
-def _bits(precision) -> int:
-    return int(getattr(precision, 'width', 1))
+def project_sha256(prj_dir: str | Path) -> str:
+    """Content hash of an hls4ml project: firmware/ (sources, weights), the testbench and tb_data/,
+    without the C-simulation's build products. The verdict, the report and the vendor project of
+    one design all carry this hash."""
+    prj_dir = Path(prj_dir)
+    top = next((p.name[:-len('_test.cpp')] for p in prj_dir.glob('*_test.cpp')), 'hsbinet')
+    return tree_sha256(prj_dir, ['firmware', f'{top}_test.cpp', 'tb_data'], BUILD_PRODUCTS)
 
 
-def _plain(v):
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return str(v)
-
-
-def describe(hls_model) -> dict:
-    """The design description of ``hls_model`` (see the module docstring)."""
-    var_owner = {}
-    for layer in hls_model.get_layers():
-        for o in layer.outputs:
-            var_owner[o] = layer.name
-    layers = []
-    for layer in hls_model.get_layers():
-        out = layer.get_output_variable()
-        ins = [var_owner[i] for i in layer.inputs if i in var_owner] if layer.class_name != 'Input' else []
-        in_bits = [_bits(hls_model.get_layer_output_variable(i).type.precision) for i in layer.inputs
-                   if i in var_owner] if layer.class_name != 'Input' else []
-        pragma = getattr(out, 'pragma', None)
-        depth = pragma[1] if isinstance(pragma, tuple) and len(pragma) > 1 else None
-        layers.append({
-            'name': layer.name, 'class': layer.class_name, 'inputs': ins, 'in_bits': in_bits,
-            'out_shape': [int(s) for s in out.shape], 'result_bits': _bits(out.type.precision),
-            'attrs': {k: _plain(layer.get_attr(k)) for k in ATTRS if layer.get_attr(k) is not None},
-            'weights': {k: {'shape': [int(s) for s in w.data.shape], 'bits': _bits(w.type.precision)}
-                        for k, w in layer.weights.items()},
-            'stream_depth': int(depth) if depth is not None else None,
-            'outputs': len(layer.outputs),
-        })
-    frame = layers[-1]['out_shape']  # the output stream: one HR frame of B bands
-    return {'project': hls_model.config.get_project_name(), 'backend': str(hls_model.config.backend.name),
-            'frame': {'height': frame[0], 'width': frame[1], 'bands': frame[2]}, 'layers': layers}
-
-
-def write_design(hls_model, path: str | Path) -> Path:
-    return atomic_write_text(path, json.dumps(describe(hls_model), indent=1))
+def write_design(design: dict, prj_dir: str | Path, path: str | Path) -> Path:
+    """Write ``design`` to ``path`` with the project's location and content hash."""
+    path = Path(path)
+    design = {**design, 'project_dir': str(Path(prj_dir).resolve().relative_to(path.parent.resolve())),
+              'sha256': project_sha256(prj_dir)}
+    return atomic_write_json(path, design)
 
 
 def find_in_build(build_dir: str | Path, name: str) -> Path | None:
@@ -75,24 +54,29 @@ def find_in_build(build_dir: str | Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def load_design(build_dir: str | Path, log: Callable[[str], None] = print) -> tuple[dict, Path]:
-    """design.json of the build folder; made from its final.onnx (hls4ml conversion only) if missing."""
+def load_design(build_dir: str | Path) -> tuple[dict, Path]:
+    """(design dict, path of design.json) of a lowered build folder (the folder or below it)."""
     build_dir = Path(build_dir)
     if not build_dir.is_dir():
         raise HsbinetError('Build folder not found', file=str(build_dir),
-                           hint='Pass the folder of `hsbinet run`, `hsbinet csim` or `hsbinet lower`')
-    path = find_in_build(build_dir, 'design.json')
+                           hint='pass the folder of `hsbinet run` or `hsbinet lower`')
+    path = build_dir / DESIGN_FILE if (build_dir / DESIGN_FILE).is_file() else find_in_build(build_dir, DESIGN_FILE)
     if path is None:
-        final = find_in_build(build_dir, 'final.onnx')
-        if final is None:
-            raise HsbinetError('No lowered design in the build folder', file=str(build_dir),
-                               expected='design.json (written by `hsbinet lower`/`csim`/`run`) or final.onnx',
-                               found='neither', hint='run `hsbinet export` and `hsbinet lower` first')
-        from hw.hls4ml_lower import lower_hls4ml
-        log(f'no design.json: lowering {final} (hls4ml conversion only)')
-        hm, _ = lower_hls4ml(final, final.parent / 'hls4ml_prj')
-        path = write_design(hm, final.parent / 'design.json')
+        raise HsbinetError('No lowered design in the build folder', file=str(build_dir),
+                           expected=f'{DESIGN_FILE} (written by `hsbinet lower` or `hsbinet run`)', found='none',
+                           hint='run `hsbinet export` and `hsbinet lower` first')
     try:
-        return json.loads(path.read_text()), path
+        design = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise HsbinetError('Unreadable design description', file=str(path), found=str(e)) from None
+    if 'sha256' not in design or 'layers' not in design:
+        raise HsbinetError('Design description from an older or other tool', file=str(path),
+                           expected="keys 'sha256' and 'layers' (format hsbinet-design/2)",
+                           found=', '.join(sorted(design)) or 'an empty mapping',
+                           hint='lower the design again with `hsbinet lower`')
+    return design, path
+
+
+def project_dir(design: dict, design_path: Path) -> Path:
+    """The hls4ml project folder a design description belongs to."""
+    return (Path(design_path).parent / design.get('project_dir', 'hls4ml_prj')).resolve()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ _ALIASES = {'KU060': 'XQRKU060', 'XCKU060': 'XQRKU060', 'XQRKU060': 'XQRKU060',
             'Z7020': 'XC7Z020', 'XC7Z020': 'XC7Z020', 'PYNQ-Z2': 'XC7Z020', 'PYNQZ2': 'XC7Z020'}
 
 DEFAULT_PART = 'XQRKU060'
+DEFAULT_CLOCK_MHZ = 200.0  # accelerator clock of reports and explorations unless a part or the user says otherwise
 
 
 def get_part(name: str) -> Part:
@@ -82,3 +83,19 @@ def part_fit(total: dict, part: Part) -> dict:
     return {'part': part.key, 'vendor_part': part.vendor_part, 'family': part.family, 'used': used,
             'available': avail, 'utilization_pct': {k: round(v, 2) for k, v in util.items()},
             'fits': all(v <= 100.0 for v in util.values()), 'limiting': max(util, key=util.get)}
+
+
+def resolve_target(part: str | None = None, board: str | None = None):
+    """(Part, board name or None) from ``--part`` / ``--board`` (at most one of them)."""
+    if part and board:
+        raise HsbinetError('Give either --part or --board, not both', key='--part/--board',
+                           found=f'--part {part} --board {board}',
+                           hint='--board implies its part (ZCU102 -> xczu9eg, PYNQ-Z2 -> xc7z020)')
+    if board:
+        boards = {p.board.upper().replace('-', ''): p for p in PARTS.values() if p.board}
+        p = boards.get(str(board).strip().upper().replace('-', '').replace('_', ''))
+        if p is None:
+            raise HsbinetError('Unknown board', key='--board', expected=', '.join(q.board for q in boards.values()),
+                               found=repr(board), hint='use --part for a bare part (e.g. --part XQRKU060)')
+        return p, p.board
+    return get_part(part or DEFAULT_PART), None

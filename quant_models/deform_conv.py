@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 __all__ = ['deform_conv2d', 'DeformConv2d', 'DeformableUpsampler']
 

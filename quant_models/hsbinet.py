@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from brevitas import nn as qnn
 from torch import Tensor, nn
 
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2,
                                  count_parameters, fixed_point_act, fixed_point_conv1x1)
 from quant_models.quantizers import act_quant

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from quant_models.data.dataset import PanDataset
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 from quant_models.estimators import set_estimator_progress
 from quant_models.hsbinet import HSBiNet, HSBiNetConfig, build_model
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quant_models.atomic import atomic_write_text
+from quant_models.common import atomic_write_text
 
 
 class NotOnGridError(ValueError):

@@ -18,7 +18,7 @@ from quant_models.data.prepare import prepare_dataset
 from quant_models.data.readers import load_cube
 from quant_models.data.wald import (mtf_blur, mtf_gain_at_nyquist, mtf_gaussian_kernel,
                                     pan_spectral_response, simulate)
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
 SHARED_MATS = sorted(SHARED_DATA.glob('*.mat')) if SHARED_DATA.is_dir() else []

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from quant_models.deform_conv import DeformableUpsampler, DeformConv2d, deform_conv2d
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 D = torch.float64
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 # finn-plus is part of the install (Makefile): a missing finn must fail here, not skip
-from hw.export import build_final_qonnx, execute_final, export_qonnx, nhwc
-from hw.finn_lower import finn_python_model, lower_finn
-from quant_models.errors import HsbinetError
-from test_export import _hardware_model, _inputs
+from hw.export import build_final_qonnx, export_qonnx
+from sim.golden import execute_final, nhwc
+from hw.finn.lower import finn_python_model, lower_finn
+from quant_models.common import HsbinetError
+from tests.conftest import hardware_model as _hardware_model, grid_inputs as _inputs
 
 QUIET = {'log': lambda s: None}
 TARGET = 60000  # cycles per frame: forces PE/SIMD > 1 on the binary convs of the small model

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from quant_models import metrics as M
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 # A 2-band 2x2 image and an output with one wrong pixel per band.
 REF = np.array([[[1., 2.], [3., 4.]],

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 from quant_models.hsbinet import HW_CHANGES, HSBiNetConfig, build_model, model_summary
 from quant_models.layers import BinaryConv2d, FixedPointBN
 

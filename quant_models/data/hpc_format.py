@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 REQUIRED_KEYS = ('LMS', 'MS', 'PAN')
 ALL_KEYS = ('GT', 'LMS', 'MS', 'PAN')

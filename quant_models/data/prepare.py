@@ -32,7 +32,6 @@ Decisions
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from typing import Callable
@@ -42,7 +41,7 @@ import numpy as np
 from quant_models.data.hpc_format import write_hpc
 from quant_models.data.readers import load_cube
 from quant_models.data.wald import PAN_RANGE_NM, mtf_gain_at_nyquist, mtf_gaussian_kernel, simulate
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 SPLITS = ('train', 'val', 'test')
 #: Patch corners are stored as an attribute only up to this many patches (64 KiB HDF5 limit).
@@ -268,8 +267,3 @@ def prepare_dataset(scene: str, out_dir: str | os.PathLike, ratio: int = 4, gnyq
         'mtf_gain_at_nyquist': mtf_gain_at_nyquist(kernel, ratio),
         'seconds': seconds,
     }
-
-
-def array_sha256(arr: np.ndarray) -> str:
-    """sha256 of an array's C-order bytes (helper for provenance of in-memory cubes)."""
-    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()

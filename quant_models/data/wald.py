@@ -54,7 +54,7 @@ import math
 
 import numpy as np
 
-from quant_models.errors import HsbinetError
+from quant_models.common import HsbinetError
 
 #: Flat PAN response band edges in nanometres (inclusive).
 PAN_RANGE_NM = (450.0, 900.0)

@@ -1,0 +1,76 @@
+"""Raw Brevitas QONNX export of the hardware-profile HS-BiNet (NCHW, batch 1).
+
+:func:`export_qonnx` exports an ``HSBiNet`` (or a checkpoint) for a PAN patch (H, W); the MS input
+is (H/ratio, W/ratio). The raw graph is NCHW, as PyTorch; :mod:`hw.export.final_graph` turns it
+into the channels-last graph hls4ml lowers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from quant_models.common import HsbinetError
+
+
+def _load_model(model_or_checkpoint) -> torch.nn.Module:
+    if isinstance(model_or_checkpoint, torch.nn.Module):
+        model = model_or_checkpoint
+    else:
+        from quant_models.train import model_from_checkpoint
+        model = model_from_checkpoint(model_or_checkpoint)
+    cfg = getattr(model, 'cfg', None)
+    if cfg is None or not hasattr(cfg, 'ratio') or not hasattr(cfg, 'bands'):
+        raise HsbinetError('Not an HS-BiNet model', key='model', expected='an HSBiNet (quant_models.hsbinet) '
+                           'or a checkpoint written by `hsbinet train`', found=type(model).__name__)
+    if cfg.profile != 'hardware':
+        raise HsbinetError('Only the hardware profile can be exported to hardware', key='model.profile',
+                           expected="'hardware'", found=repr(cfg.profile),
+                           hint='the paper profile has a deformable upsampler and float layers')
+    return model
+
+
+def _check_patch(patch, ratio: int) -> tuple[int, int]:
+    try:
+        H, W = (int(v) for v in patch)
+    except (TypeError, ValueError):
+        raise HsbinetError('Bad patch size', key='patch', expected='(H, W) of the PAN patch',
+                           found=repr(patch)) from None
+    if H < ratio or W < ratio or H % ratio or W % ratio:
+        raise HsbinetError('PAN patch size must be a positive multiple of the ratio', key='patch',
+                           expected=f'H and W multiples of {ratio}', found=f'({H}, {W})')
+    return H, W
+
+
+def export_qonnx(model_or_checkpoint, out_path, patch=(64, 64), log: Callable[[str], None] = print) -> Path:
+    """Raw Brevitas QONNX export (NCHW, batch 1) of a hardware-profile HS-BiNet.
+
+    ``model_or_checkpoint``: an ``HSBiNet`` module or a checkpoint (path or loaded dict).
+    ``patch``: (H, W) of the PAN input; MS is (H/ratio, W/ratio). The model is exported in eval
+    mode and put back into its previous mode afterwards.
+    """
+    model = _load_model(model_or_checkpoint)
+    cfg = model.cfg
+    H, W = _check_patch(patch, cfg.ratio)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(0)
+    ms = torch.rand(1, cfg.bands, H // cfg.ratio, W // cfg.ratio, generator=gen)
+    pan = torch.rand(1, 1, H, W, generator=gen)
+    from brevitas.export import export_qonnx as brevitas_export_qonnx
+
+    was_training = model.training
+    model.eval()
+    try:  # torch.onnx prints its progress to stdout and warns about unrelated ops: keep it quiet
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter('ignore')
+            brevitas_export_qonnx(model, args=(ms, pan), export_path=str(out_path))
+    finally:
+        model.train(was_training)
+    log(f'exported raw QONNX (B={cfg.bands}, C={cfg.hidden}, PAN {H}x{W}) -> {out_path}')
+    return out_path

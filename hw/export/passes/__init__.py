@@ -1,0 +1,29 @@
+"""QONNX graph passes for what qonnx 1.0.0 lacks between a Brevitas export and hls4ml io_stream.
+
+One qonnx ``Transformation`` per module (``apply(model) -> (model, changed)``), each saying in
+its module docstring which qonnx (or hls4ml) shortcoming it works around.
+:func:`hw.export.final_graph.build_final_qonnx` runs, in this order::
+
+    qonnx cleanup_model -> qonnx ConvertToChannelsLastAndClean(make_input_channels_last=True)
+    -> MakeInputsChannelsLast -> SinkChannelsFirstTransposes             (layout: NCHW -> NHWC)
+    -> ResizeToBilinearResize -> FuseChannelGate                         (hw.custom_ops nodes)
+    -> SplitWideConcat -> StripEmptyOptionalInputs -> FillResizeRoi      (hls4ml parser fixes)
+    -> qonnx cleanup_model -> hw.export.check.check_final_graph
+
+Passes never guess: a node that looks like a pattern they own but has an unexpected constant
+raises :class:`QonnxPassError` naming the node, the expected and the found value. Every
+left-over Transpose is a full-frame buffer in an io_stream design, so the final graph must have
+none.
+"""
+
+from hw.export.graph import QonnxPassError
+from hw.export.passes.fill_resize_roi import FillResizeRoi
+from hw.export.passes.fuse_channel_gate import FuseChannelGate
+from hw.export.passes.make_inputs_channels_last import MakeInputsChannelsLast
+from hw.export.passes.resize_to_bilinear_resize import ResizeToBilinearResize
+from hw.export.passes.sink_channels_first_transposes import SinkChannelsFirstTransposes
+from hw.export.passes.split_wide_concat import SplitWideConcat
+from hw.export.passes.strip_empty_optional_inputs import StripEmptyOptionalInputs
+
+__all__ = ['FillResizeRoi', 'FuseChannelGate', 'MakeInputsChannelsLast', 'QonnxPassError', 'ResizeToBilinearResize',
+           'SinkChannelsFirstTransposes', 'SplitWideConcat', 'StripEmptyOptionalInputs']

@@ -1,0 +1,181 @@
+"""Bounds-derived fixed-point types for every layer, as one hls4ml optimizer pass.
+
+hls4ml cannot infer types behind binary inputs and its automatic types are either too narrow
+(silent wrap-around: a 72-term popcount in fixed<16,6>) or balloon (fixed<79,41>). So every layer's
+result/accumulator (and BN/conv parameter) type is derived from worst-case bounds, as tight as they
+allow, by interval arithmetic over the hls4ml layer graph:
+
+* a value is tracked as (lo, hi, f): its range and the number of fractional bits it needs;
+* binary conv (1-bit XNOR input and weights): integer sum of n = k*k*Cin terms -> [-n, n], f = 0;
+* fixed-point conv: sum_c |w_oc| * max|x| (worst channel), f = f_x + f_w (+ bias);
+* BatchNormalization (weight scale folded in by hls4ml): y = s*x + b, exact f = f_x + f_s, f_b;
+* Add: ranges add, f = max; Concatenate: union; ZeroPadding/Clone: unchanged (0 included);
+* Quant (Activation with a quantizer type): its own saturating type, as exported by Brevitas;
+* BilinearResize / ChannelGate (hw.hls.ext): their own exact derivations.
+A type is ``fixed<W,I>`` with the fewest integer bits I that hold [lo, hi] and W = I + f: exact,
+never wrapping.
+
+The derivation needs the layer graph exactly as hls4ml builds it (after QONNX parsing, BN folding,
+io_stream Clone/ZeroPadding insertion, pointwise-conv conversion), and hls4ml's structural passes
+depend on the configured types (e.g. whether a Quant merges into the preceding layer's output), so
+it runs on a first conversion with every type at :data:`SENTINEL_DEFAULT` and the result is given to
+the real conversion as its per-layer configuration (:func:`hw.hls.lower.convert`). Running it as an
+optimizer pass inside one conversion was tried: the passes before it then see other types and
+build a different graph (measured: merged Quant layers, wider accumulators), so it is not done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.hls.ext.precision import bilinear_extra_frac_bits
+from quant_models.common import HsbinetError
+
+SENTINEL_DEFAULT = 'fixed<3,3>'  # the model default at conversion: no layer may keep it
+
+
+@dataclass
+class Interval:
+    lo: float
+    hi: float
+    frac: int
+
+    def fixed(self) -> str:
+        """Smallest signed fixed<W,I> holding [lo, hi] on the 2^-frac grid (or unsigned if lo >= 0)."""
+        f = max(self.frac, 0)
+        ulp = 2.0 ** -f
+        if self.lo >= 0:
+            i = 0
+            while self.hi > 2.0 ** i - ulp:
+                i += 1
+            while i > -f + 1 and self.hi <= 2.0 ** (i - 1) - ulp:
+                i -= 1
+            return f'ufixed<{max(i + f, 1)},{i}>'
+        i = 1
+        while self.hi > 2.0 ** (i - 1) - ulp or self.lo < -(2.0 ** (i - 1)):
+            i += 1
+        return f'fixed<{i + f},{i}>'
+
+
+def frac_bits_of(values: np.ndarray, limit: int = 40) -> int:
+    """Fewest fractional bits f with every value an integer multiple of 2^-f (error beyond limit)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    for f in range(0, limit + 1):
+        s = v * 2.0 ** f
+        if np.array_equal(s, np.round(s)):
+            return f
+    raise HsbinetError('A parameter is not exactly representable in fixed point', key='weights',
+                       expected=f'values on a 2^-f grid with f <= {limit}', found=f'e.g. {v[0]!r}')
+
+
+def _prec_interval(prec) -> Interval:
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, XnorPrecisionType
+    if isinstance(prec, XnorPrecisionType):
+        return Interval(-1.0, 1.0, 0)
+    if isinstance(prec, IntegerPrecisionType):
+        w = prec.width
+        return Interval(-(2.0 ** (w - 1)) if prec.signed else 0.0, 2.0 ** (w - 1) - 1 if prec.signed else 2.0 ** w - 1, 0)
+    if isinstance(prec, FixedPrecisionType):
+        f = prec.width - prec.integer
+        lo = -(2.0 ** (prec.integer - 1)) if prec.signed else 0.0
+        hi = (2.0 ** (prec.integer - 1) if prec.signed else 2.0 ** prec.integer) - 2.0 ** -f
+        return Interval(lo, hi, f)
+    raise HsbinetError('Unknown hls4ml precision type', key=str(prec))
+
+
+def _param(values: np.ndarray) -> tuple[str, Interval]:
+    v = np.asarray(values, dtype=np.float64)
+    iv = Interval(float(min(v.min(), 0.0)), float(max(v.max(), 0.0)), frac_bits_of(v))
+    return iv.fixed(), iv
+
+
+def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]]:
+    """Per-layer precision config (hls4ml 'LayerName' entries) and the derivation table."""
+    from hls4ml.model.types import XnorPrecisionType
+
+    ranges: dict[str, Interval] = {}
+    config: dict[str, dict] = {}
+    table: list[dict] = []
+
+    def out_of(layer) -> Interval:
+        return ranges[layer.get_input_node(layer.inputs[0]).name] if layer.inputs else None
+
+    for layer in hls_model.get_layers():
+        cls = layer.class_name
+        prec = {}
+        if cls == 'Input':
+            iv = _prec_interval(_parse(input_precision))
+            prec['result'] = input_precision
+        elif cls == 'Activation':
+            out_prec = layer.get_output_variable().type.precision
+            if isinstance(out_prec, XnorPrecisionType):
+                iv = Interval(-1.0, 1.0, 0)
+            else:  # a Quant: its own saturating type
+                iv = _prec_interval(out_prec)
+                prec['result'] = str(out_prec)
+        elif cls in ('ZeroPadding2D', 'Clone'):
+            src = out_of(layer)
+            iv = Interval(min(src.lo, 0.0), max(src.hi, 0.0), src.frac)
+            prec['result'] = iv.fixed()
+        elif cls in ('Conv2D', 'PointwiseConv2D'):
+            src = out_of(layer)
+            w = layer.weights['weight']
+            b = layer.weights.get('bias')
+            bias = np.zeros(1) if b is None else b.data
+            if isinstance(w.type.precision, XnorPrecisionType):
+                n = int(np.prod(w.data.shape[:-1]))
+                iv = Interval(-n + float(bias.min()), n + float(bias.max()), max(0, frac_bits_of(bias)))
+            else:
+                wd = np.asarray(w.data, dtype=np.float64)  # (kh, kw, cin, cout)
+                wp, wiv = _param(wd)
+                prec['weight'] = wp
+                xmax = max(abs(src.lo), abs(src.hi))
+                per_out = np.abs(wd).reshape(-1, wd.shape[-1]).sum(axis=0) * xmax
+                bp, biv = _param(bias)
+                prec['bias'] = bp
+                iv = Interval(-float(per_out.max()) + min(biv.lo, 0), float(per_out.max()) + biv.hi,
+                              max(src.frac + wiv.frac, biv.frac))
+            prec['accum'] = prec['result'] = iv.fixed()
+        elif cls == 'BatchNormalization':
+            src = out_of(layer)
+            s = np.asarray(layer.weights['scale'].data, dtype=np.float64)
+            bb = np.asarray(layer.weights['bias'].data, dtype=np.float64)
+            prec['scale'], siv = _param(s)
+            prec['bias'], biv = _param(bb)
+            cand = np.stack([s * src.lo, s * src.hi]) + bb
+            iv = Interval(float(cand.min()), float(cand.max()), max(src.frac + siv.frac, biv.frac))
+            prec['result'] = iv.fixed()
+        elif cls == 'Merge':  # Add
+            a = ranges[layer.get_input_node(layer.inputs[0]).name]
+            c = ranges[layer.get_input_node(layer.inputs[1]).name]
+            iv = Interval(a.lo + c.lo, a.hi + c.hi, max(a.frac, c.frac))
+            prec['result'] = iv.fixed()
+        elif cls == 'Concatenate':
+            a = ranges[layer.get_input_node(layer.inputs[0]).name]
+            c = ranges[layer.get_input_node(layer.inputs[1]).name]
+            iv = Interval(min(a.lo, c.lo), max(a.hi, c.hi), max(a.frac, c.frac))
+            prec['result'] = iv.fixed()
+        elif cls == 'BilinearResize':  # a convex combination: input range, more fractional bits
+            src = out_of(layer)
+            iv = Interval(src.lo, src.hi, src.frac + bilinear_extra_frac_bits(int(layer.get_attr('ratio'))))
+            prec['result'] = iv.fixed()
+        elif cls == 'ChannelGate':  # exact type derived by hw.hls.ext
+            iv = _prec_interval(layer.get_output_variable().type.precision)
+        else:
+            raise HsbinetError('No precision rule for this hls4ml layer', key=f'{layer.name} ({cls})',
+                               hint='add a rule in hw/hls/bounds.py before lowering this graph')
+        ranges[layer.name] = iv
+        if prec:
+            config[layer.name] = {'Precision': prec}
+        table.append({'layer': layer.name, 'class': cls, 'range': [iv.lo, iv.hi], 'frac_bits': iv.frac, **prec})
+    return config, table
+
+
+def _parse(prec: str):
+    from hls4ml.model.types import FixedPrecisionType
+    p = prec.replace(' ', '')
+    signed = not p.startswith('u')
+    w, i = p[p.index('<') + 1:p.index('>')].split(',')[:2]
+    return FixedPrecisionType(int(w), int(i), signed)

@@ -1,0 +1,94 @@
+"""Fixtures shared by the whole suite: a small hardware-profile model, its final QONNX graph and
+its lowered hls4ml projects (Vitis and Vivado), each built once per session.
+
+The small design (8 bands, C = 8, 1 residual block, PAN 16 x 16) keeps every layer class of the
+real one, so export, lowering, C-simulation, reports and vendor projects are exercised in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from quant_models.hsbinet import HSBiNetConfig, build_model
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+FIXTURES = Path(__file__).resolve().parent / 'fixtures'
+QUIET = {'log': lambda s: None}
+LSB = 2.0 ** -14  # fixed<16,2> of the ms/pan inputs and of the output
+SMALL = {'bands': 8, 'hidden': 8, 'blocks': 1, 'pan': 16}
+
+
+def hardware_model(bands, hidden, blocks, pan=16, seed=0):
+    """Hardware-profile model with BN running statistics from a few train-mode forwards."""
+    torch.manual_seed(seed)
+    model = build_model(HSBiNetConfig(bands=bands, hidden=hidden, blocks=blocks, profile='hardware'))
+    model.train()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(2, bands, pan // 4, pan // 4, generator=g), torch.rand(2, 1, pan, pan, generator=g))
+    return model.eval()
+
+
+def grid_inputs(bands, pan, seed=0):
+    """NCHW (ms, pan) batches of 4: random, wide (saturating), rounding ties of the input
+    quantisers, and values near the top of the input range."""
+    g = torch.Generator().manual_seed(seed)
+    h = pan // 4
+    plain = (torch.rand(1, bands, h, h, generator=g), torch.rand(1, 1, pan, pan, generator=g))
+    wide = (torch.rand(1, bands, h, h, generator=g) * 6 - 3, torch.rand(1, 1, pan, pan, generator=g) * 6 - 3)
+    ties_ms = (torch.randint(-2 ** 15, 2 ** 15, (1, bands, h, h), generator=g).float() + 0.5) * LSB
+    ties_ms.view(-1)[:5] = torch.tensor([2.0, -2.0, 2 - LSB, 2 - LSB / 2, -2 - LSB / 2])
+    ties_pan = (torch.randint(-2 ** 15, 2 ** 15, (1, 1, pan, pan), generator=g).float() + 0.5) * LSB
+    near_top = (torch.full((1, bands, h, h), 1.99), torch.full((1, 1, pan, pan), -0.5))
+    cases = [plain, wide, (ties_ms, ties_pan), near_top]
+    return torch.cat([c[0] for c in cases]), torch.cat([c[1] for c in cases])
+
+
+def shared_data_or_skip() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f'needs the real cubes of ../shared/data ({SHARED_DATA} is absent)')
+    return SHARED_DATA
+
+
+@pytest.fixture(scope='session')
+def small_model():
+    return hardware_model(SMALL['bands'], SMALL['hidden'], SMALL['blocks'], SMALL['pan'])
+
+
+@pytest.fixture(scope='session')
+def small_final(small_model, tmp_path_factory):
+    """final.onnx of the small model at PAN 16 x 16 (the export step's output)."""
+    from hw.export import build_final_qonnx, export_qonnx
+    out = tmp_path_factory.mktemp('small_final')
+    raw = export_qonnx(small_model, out / 'raw.onnx', patch=(SMALL['pan'], SMALL['pan']), **QUIET)
+    return build_final_qonnx(raw, out / 'final.onnx')
+
+
+def _lowered(small_model, small_final, tmp_path_factory, backend):
+    from hw.hls.lower import lower_project
+    out = tmp_path_factory.mktemp(f'small_lowered_{backend}')
+    lower_project(small_final, out, backend=backend, model_cfg=small_model.cfg, **QUIET)
+    return out
+
+
+@pytest.fixture(scope='session')
+def small_lowered(small_model, small_final, tmp_path_factory):
+    """The lower step's folder for the small model, Vitis backend: hls4ml_prj/ (written, not
+    compiled), precisions.json, design.json (with the model config and the layer -> module map)."""
+    return _lowered(small_model, small_final, tmp_path_factory, 'Vitis')
+
+
+@pytest.fixture(scope='session', params=['Vitis', 'Vivado'])
+def small_lowered_any(request, small_model, small_final, small_lowered, tmp_path_factory):
+    """The lowered small project for each hls4ml backend (Vitis reuses ``small_lowered``)."""
+    if request.param == 'Vitis':
+        return small_lowered
+    return _lowered(small_model, small_final, tmp_path_factory, request.param)
+
+
+os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')

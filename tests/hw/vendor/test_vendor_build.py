@@ -1,0 +1,220 @@
+"""`hsbinet build`: the generated Vitis HLS / Vivado project for each part, the missing-tools exit, and
+the flow run end to end with fake `vitis_hls` / `vivado` executables that write report fixtures."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from build_flows.bitstream import resolve_target
+from build_flows.cli import main
+from hw.vendor.hls_project import read_hls_project
+from hw.vendor.project import write_vendor_project
+from hw.vendor.reports import SOURCE_IMPL
+from hw.vendor.tools import EXIT_TOOLS_MISSING, missing_tools
+from quant_models.common import HsbinetError
+
+FIX = Path(__file__).parents[2] / 'fixtures' / 'vendor_reports'
+PARTS = {'XQRKU060': 'xqrku060-cna1509-1-b', 'ZU9EG': 'xczu9eg-ffvb1156-2-e', 'XC7Z020': 'xc7z020clg400-1'}
+
+
+@pytest.fixture(scope='module')
+def hls_build(tmp_path_factory):
+    """A tiny hls4ml io_stream project (8 bands, hidden 8, 1 block, PAN 16), written, not compiled."""
+    from hw.export import build_final_qonnx, export_qonnx
+    from hw.hls.lower import lower_project
+    from tests.conftest import hardware_model as _hardware_model
+
+    root = tmp_path_factory.mktemp('hls_build')
+    raw = export_qonnx(_hardware_model(8, 8, 1), root / 'raw.onnx', patch=(16, 16), log=lambda s: None)
+    final = build_final_qonnx(raw, root / 'final.onnx')
+    lower_project(final, root / 'csim', backend='Vitis', io_bits=(16, 2), log=lambda s: None)
+    return root
+
+
+def _text(vendor: Path, name: str) -> str:
+    return (vendor / name).read_text()
+
+
+def test_hls_project_is_read(hls_build):
+    h = read_hls_project(hls_build / 'csim' / 'hls4ml_prj')
+    assert h.top == 'hsbinet' and h.io_type == 'io_stream'
+    ports = {p.name: p for p in h.ports}
+    assert ports['ms'].direction == 'in' and ports['ms'].tdata_bits == 128 and ports['ms'].beats == 16
+    assert ports['pan'].tdata_bits == 16 and ports['pan'].beats == 256
+    out = [p for p in h.ports if p.direction == 'out']
+    assert len(out) == 1 and out[0].tdata_bits == 128 and out[0].beats == 256
+    assert len(h.sha256) == 64
+
+
+@pytest.mark.parametrize('key', ['XQRKU060', 'ZU9EG', 'XC7Z020'])
+def test_vendor_project_per_part(hls_build, tmp_path, key):
+    m = write_vendor_project(hls_build / 'csim' / 'hls4ml_prj', tmp_path, key, clock_mhz=150.0)
+    vendor = tmp_path / 'vendor'
+    assert Path(m['path']) == vendor and not list(tmp_path.glob('.vendor.*'))
+    for rel in m['files']:
+        assert (vendor / rel).exists(), rel
+        if not rel.startswith('hls_src/') and rel != 'manifest.json':
+            assert '@@' not in (vendor / rel).read_text(), rel  # every template placeholder was filled
+    man = json.loads(_text(vendor, 'manifest.json'))
+    assert man['part']['vendor_part'] == PARTS[key] and man['clock_mhz'] == 150.0
+    assert man['hls_project']['sha256'] == read_hls_project(hls_build / 'csim' / 'hls4ml_prj').sha256
+    assert set(man['tools_required']) == {'vitis_hls', 'vivado'}
+    project = _text(vendor, 'project.tcl')
+    assert f'set part {PARTS[key]}' in project and 'set clock_period 6.667' in project
+    assert 'set project_name "hsbinet"' in project and 'set top hsbinet' in project
+    hls = _text(vendor, '01_hls_synth.tcl')
+    for needle in ('open_project -reset ${top}_prj', 'open_solution -reset $hls_solution -flow_target vivado',
+                   'set_part $part', 'create_clock -period $clock_period', 'set_top $top',
+                   'add_files hls_src/firmware/${top}.cpp', 'add_files -tb hls_src/${top}_test.cpp', 'csynth_design',
+                   'export_design -format ip_catalog', 'cosim_design', 'set_directive_interface -mode axis',
+                   'set_directive_interface -mode ap_ctrl_none $top'):
+        assert needle in hls, needle
+    assert 'cosim  0' in project  # co-simulation present but off by default
+    assert (vendor / 'hls_src' / 'firmware' / 'nnet_utils' / 'nnet_hsbinet_ext_stream.h').is_file()
+    bd = _text(vendor, '02_block_design.tcl')
+    assert 'validate_bd_design' in bd and 'make_wrapper' in bd and 'create_bd_cell -type ip -vlnv $hls_vlnv accel' in bd
+    impl = _text(vendor, '03_impl_bitstream.tcl')
+    for needle in ('launch_runs synth_1', 'launch_runs impl_1 -to_step write_bitstream', 'wait_on_run impl_1',
+                   'report_utilization -hierarchical -file reports/impl_utilization_hier.rpt',
+                   'report_utilization -file reports/impl_utilization.rpt',
+                   'report_timing_summary -max_paths 10 -report_unconstrained -file reports/impl_timing_summary.rpt',
+                   'output ${top}_${part_key}.bit'):
+        assert needle in impl, needle
+    xdc = _text(vendor, f'constraints/hsbinet_{key}.xdc')
+    assert '6.667 ns' in xdc and 'PACKAGE_PIN <pin>' in xdc
+    run_all = vendor / 'run_all.sh'
+    assert os.access(run_all, os.X_OK) and 'vitis_hls -f' in run_all.read_text()
+    if key == 'XQRKU060':
+        assert 'create_clock -period 6.667 -name ap_clk [get_ports ap_clk]' in xdc
+        assert 'make_bd_intf_pins_external [get_bd_intf_pins accel/ms]' in bd and 'axi_dma' not in bd
+        assert 'SpaceWire' in bd and man['has_ps'] is False
+    else:
+        assert 'create_clock' not in xdc.replace('no create_clock', '')
+        ps = 'zynq_ultra_ps_e' if key == 'ZU9EG' else 'processing_system7'
+        assert f'xilinx.com:ip:{ps} ps' in bd and bd.count('create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma') == 2
+        assert 'connect_bd_intf_net [get_bd_intf_pins dma_ms/M_AXIS_MM2S] [get_bd_intf_pins accel/ms]' in bd
+        assert 'connect_bd_intf_net [get_bd_intf_pins dma_pan/M_AXIS_MM2S] [get_bd_intf_pins accel/pan]' in bd
+        assert '[get_bd_intf_pins dma_ms/S_AXIS_S2MM]' in bd and 'CONFIG.c_include_s2mm {0}' in bd
+        assert 'hsbinet_axis_tlast' in bd and 'CONFIG.BEATS {256}' in bd
+        assert 'proc_sys_reset' in bd and 'smartconnect' in bd and 'assign_bd_address' in bd
+        assert 'check_tdata accel/ms 16' in bd and 'check_tdata accel/pan 2' in bd
+        assert (vendor / 'rtl' / 'hsbinet_axis_tlast.v').is_file()
+
+
+def test_output_is_deterministic_and_replaced_atomically(hls_build, tmp_path):
+    prj = hls_build / 'csim' / 'hls4ml_prj'
+    write_vendor_project(prj, tmp_path / 'a', 'ZU9EG', board='ZCU102')
+    write_vendor_project(prj, tmp_path / 'b', 'ZU9EG', board='ZCU102')
+    a, b = tmp_path / 'a' / 'vendor', tmp_path / 'b' / 'vendor'
+    for f in a.rglob('*'):
+        if f.is_file() and f.name != 'manifest.json':
+            assert f.read_bytes() == (b / f.relative_to(a)).read_bytes(), f
+    assert 'set board_part xilinx.com:zcu102:part0:3.4' in _text(a, 'project.tcl')
+    (a / 'stale.txt').write_text('x')
+    write_vendor_project(prj, tmp_path / 'a', 'XQRKU060')  # replaces our own folder
+    assert not (a / 'stale.txt').exists() and 'xqrku060' in _text(a, 'project.tcl')
+    foreign = tmp_path / 'c' / 'vendor'
+    foreign.mkdir(parents=True)
+    with pytest.raises(HsbinetError, match='not an hsbinet vendor project'):
+        write_vendor_project(prj, tmp_path / 'c', 'ZU9EG')
+
+
+def test_target_resolution():
+    assert resolve_target(board='zcu102')[0].key == 'ZU9EG' and resolve_target(board='PYNQ-Z2')[1] == 'PYNQ-Z2'
+    assert resolve_target()[0].key == 'XQRKU060'
+    with pytest.raises(HsbinetError, match='either --part or --board'):
+        resolve_target('ZU9EG', 'ZCU102')
+    with pytest.raises(HsbinetError, match='Unknown board'):
+        resolve_target(board='ZU9EG')
+
+
+def test_cli_bad_input_exit_2(tmp_path, capsys):
+    assert main(['build', '--build', str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert 'No hls4ml project' in err and 'Traceback' not in err
+    assert main(['build', '--build', str(tmp_path), '--part', 'ZU9EG', '--board', 'ZCU102']) == 2
+    assert 'either --part or --board' in capsys.readouterr().err
+    assert main(['build', '--build', str(tmp_path), '--part', 'VIRTEX99']) == 2
+    assert 'Unknown FPGA part' in capsys.readouterr().err
+
+
+def test_cli_without_vendor_tools_exits_3(hls_build, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / 'bin'
+    empty.mkdir()
+    monkeypatch.setenv('PATH', str(empty))
+    assert missing_tools() == ['vitis_hls', 'vivado']
+    with pytest.raises(SystemExit) as e:
+        main(['build', '--bitstream', '--build', str(hls_build), '--board', 'ZCU102', '--out', str(tmp_path / 'o')])
+    assert e.value.code == EXIT_TOOLS_MISSING == 3
+    err = capsys.readouterr().err
+    vendor = (tmp_path / 'o' / 'vendor').resolve()
+    assert 'vitis_hls (or vitis-run)' in err and 'vivado' in err and str(vendor) in err
+    assert f'cd {vendor} && bash run_all.sh' in err and 'Traceback' not in err
+    assert (vendor / 'manifest.json').is_file()
+    # without --bitstream the project alone is the product: exit 0
+    assert main(['build', '--build', str(hls_build), '--out', str(tmp_path / 'p')]) == 0
+
+
+FAKE_HLS = '''#!/bin/sh
+echo "vitis_hls $*" >> "$HSBINET_FAKE_CALLS"
+[ "$1" = "-f" ] && [ -f "$2" ] || exit 9
+mkdir -p hsbinet_prj/solution1/syn/report
+cp "$HSBINET_FIX"/hls/hsbinet_prj/hls.app hsbinet_prj/
+cp "$HSBINET_FIX"/hls/hsbinet_prj/solution1/syn/report/*.xml hsbinet_prj/solution1/syn/report/
+'''
+
+FAKE_VIVADO = '''#!/bin/sh
+script=""
+while [ $# -gt 0 ]; do [ "$1" = "-source" ] && script="$2"; shift; done
+echo "vivado $script" >> "$HSBINET_FAKE_CALLS"
+[ -f "$script" ] || exit 9
+case "$script" in
+  02_*) mkdir -p vivado && touch vivado/hsbinet_bd.xpr ;;
+  03_*) [ -n "$HSBINET_FAKE_FAIL" ] && { echo "ERROR: [Route 35-9] fake failure"; exit 1; }
+        mkdir -p reports output && cp "$HSBINET_FIX"/vivado_zu9eg/*.rpt reports/ && echo bit > output/hsbinet_ZU9EG.bit ;;
+esac
+'''
+
+
+def _fake_tools(tmp_path, monkeypatch):
+    bindir = tmp_path / 'fakebin'
+    bindir.mkdir()
+    for name, text in (('vitis_hls', FAKE_HLS), ('vivado', FAKE_VIVADO)):
+        p = bindir / name
+        p.write_text(text)
+        p.chmod(p.stat().st_mode | stat.S_IXUSR)
+    calls = tmp_path / 'calls.log'
+    monkeypatch.setenv('PATH', f'{bindir}:/usr/bin:/bin')
+    monkeypatch.setenv('HSBINET_FAKE_CALLS', str(calls))
+    monkeypatch.setenv('HSBINET_FIX', str(FIX))
+    return calls
+
+
+def test_flow_runs_tools_in_order_and_parses_reports(hls_build, tmp_path, monkeypatch):
+    calls = _fake_tools(tmp_path, monkeypatch)
+    assert main(['build', '--bitstream', '--build', str(hls_build), '--part', 'ZU9EG', '--clock', '250',
+                 '--out', str(tmp_path / 'o')]) == 0
+    assert calls.read_text().split('\n')[:3] == ['vitis_hls -f 01_hls_synth.tcl', 'vivado 02_block_design.tcl',
+                                                 'vivado 03_impl_bitstream.tcl']
+    vendor = tmp_path / 'o' / 'vendor'
+    assert (vendor / 'logs' / '01_hls_synth.log').is_file()
+    res = json.loads((vendor / 'build_result.json').read_text())
+    assert res['bitstream'].endswith('output/hsbinet_ZU9EG.bit') and [s['rc'] for s in res['steps']] == [0, 0, 0]
+    rep = res['reports']
+    assert rep['source'] == SOURCE_IMPL and rep['total']['resources']['LUT'] == 45210
+    assert rep['total']['timing']['wns_ns'] == 0.412 and rep['total']['hls']['latency_worst_cycles'] == 1302
+    # module rows are attributed through the generated project's own firmware/hsbinet.cpp
+    assert set(rep['layers']) == {'BilinearResize_0', 'Conv2D_Conv_0', 'Conv2D_Conv_2'}
+
+
+def test_flow_failure_names_the_log(hls_build, tmp_path, monkeypatch, capsys):
+    _fake_tools(tmp_path, monkeypatch)
+    monkeypatch.setenv('HSBINET_FAKE_FAIL', '1')
+    with pytest.raises(SystemExit) as e:
+        main(['build', '--bitstream', '--build', str(hls_build), '--part', 'ZU9EG', '--out', str(tmp_path / 'o')])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert 'implementation step failed' in err and '03_impl_bitstream.log' in err

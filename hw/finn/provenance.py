@@ -127,17 +127,25 @@ def _replaced_tags(old_nodes, group_inputs: set[str], group_outputs: set[str]) -
 
 def _carry_step(model: ModelWrapper, run) -> ModelWrapper:
     """``run(model)`` with the tags carried onto the nodes it created (module docstring)."""
+    # Nodes without an id here were created by the enclosing step, which has not tagged them yet
+    # (qonnx' ModelWrapper.transform runs its cleanup transformations on the new graph): they are
+    # marked pending and left to that step.
+    pending = f'pending{next(_ids)}'
     for n in model.graph.node:
         if _get(n, _ID_KEY) is None:
-            _set(n, _ID_KEY, str(next(_ids)))
+            _set(n, _ID_KEY, pending)
     old_ops = {_get(n, _ID_KEY): n.op_type for n in model.graph.node}
     old_nodes = [copy.deepcopy(n) for n in model.graph.node]  # the step may edit nodes in place
     new = run(model)
     nodes = list(new.graph.node)
-    # created here: no id at all, or an id from before whose op_type changed; a node with an id
-    # that is not in old_ops was created (and tagged) by a transformation nested in this one
-    fresh = [i for i, n in enumerate(nodes) if _get(n, _ID_KEY) is None
-             or old_ops.get(_get(n, _ID_KEY), n.op_type) != n.op_type]
+    ids = [_get(n, _ID_KEY) for n in nodes]
+    for n in nodes + list(model.graph.node):
+        if _get(n, _ID_KEY) == pending:
+            _set(n, _ID_KEY, None)
+    # created here: no id, or an id from before whose op_type changed; a node with an id that is
+    # not in old_ops was created (and tagged) by a transformation nested in this one
+    fresh = [i for i, n in enumerate(nodes) if ids[i] is None
+             or (ids[i] != pending and old_ops.get(ids[i], n.op_type) != n.op_type)]
     if not fresh:
         return new
     graph_outputs = {o.name for o in new.graph.output}
@@ -173,6 +181,8 @@ def carry(model: ModelWrapper, step) -> ModelWrapper:
     ``ConvertBipolarMatMulToXnorPopcount`` turns a MatMul into an XnorPopcountMatMul in place).
     Node identity across a step is a transient ``metadata_props`` entry, removed afterwards.
     """
+    for n in model.graph.node:
+        _set(n, _ID_KEY, str(next(_ids)))
     ModelWrapper.transform = _carried_transform
     try:
         run = (lambda m: _plain_transform(m, step)) if isinstance(step, Transformation) else step

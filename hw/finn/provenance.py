@@ -10,14 +10,16 @@ protobuf copies keep it, so it survives every transformation that edits a node i
 (renaming, attribute changes, moving, absorbing a neighbour's constants).
 
 No FINN/qonnx transformation copies ``metadata_props`` onto the nodes it creates, so
-:func:`carry` wraps each transformation: after it, every connected group of new (untagged) nodes
-is given the tags of the nodes of the graph *before* the transformation that computed the same
-thing, i.e. the old nodes lying on a path from the group's input tensors to its output tensors
-(tensor names are what FINN's replacements keep: a replacement reads the replaced nodes' inputs
-and writes their outputs). A group whose tensors did not exist before (e.g. the Mul/Add that
-``ConvertBipolarMatMulToXnorPopcount`` appends, which compute new tensors) inherits the tags of
-the old producers of the tensors it writes, when there are such. A node for which neither link
-exists keeps no tag and is reported with an empty source list: unknown, never guessed.
+:func:`carry` wraps each transformation (and, while it runs, every transformation nested in it):
+after a step, the new nodes (no identity from before the step, or an ``op_type`` the step
+changed) are grouped when they share a tensor whose value the step may have changed (a new
+tensor, or one now written by a node of another kind), and each group is given the tags of the
+nodes of the graph *before* the step that computed the same thing: the old nodes on a path from
+the group's input tensors to its output tensors (FINN's replacements read the replaced nodes'
+inputs and write their outputs). A group that reads no tensor of the old graph (e.g. the Mul/Add
+``ConvertBipolarMatMulToXnorPopcount`` appends to the XnorPopcountMatMul's new output) inherits
+the tags of the old producers of the tensors it writes. A node for which neither link exists
+gets no tag and is reported with an empty source list: unknown, never guessed.
 
 Nodes that disappear by being *absorbed* into a surviving node (a weight quantiser folded into
 the Conv weights, a BN Mul/Add absorbed into a MultiThreshold) are not added to the survivor's
@@ -67,12 +69,23 @@ def tag_final_nodes(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
-def _groups(indices: list[int], nodes) -> list[list[int]]:
-    """Connected components (through shared tensors) of ``nodes[i] for i in indices``."""
+def _kind(op_type: str) -> str:
+    """Op type without FINN's specialisation suffix (``MVAU_hls`` -> ``MVAU``)."""
+    return op_type.removesuffix('_hls').removesuffix('_rtl')
+
+
+def _groups(indices: list[int], nodes, old_producer_kinds: dict[str, str]) -> list[list[int]]:
+    """Connected components of ``nodes[i] for i in indices`` through the tensors whose value the
+    step may have changed: tensors that did not exist before, and tensors now written by a node
+    of another kind than before (FINN's ``MoveScalarMulPastMatMul`` reuses the Mul's output name
+    for the output of the new MatMul). ``old_producer_kinds``: tensor -> kind of its producer
+    before the step."""
+    changed = {t for i in indices for t in nodes[i].output
+               if t and old_producer_kinds.get(t) != _kind(nodes[i].op_type)}
     by_tensor: dict[str, list[int]] = {}
     for i in indices:
         for t in list(nodes[i].input) + list(nodes[i].output):
-            if t:
+            if t in changed:
                 by_tensor.setdefault(t, []).append(i)
     seen: set[int] = set()
     groups = []
@@ -126,10 +139,10 @@ def _replaced_tags(old_nodes, group_inputs: set[str], group_outputs: set[str]) -
 
 
 def _carry_step(model: ModelWrapper, run) -> ModelWrapper:
-    """``run(model)`` with the tags carried onto the nodes it created (module docstring)."""
-    # Nodes without an id here were created by the enclosing step, which has not tagged them yet
-    # (qonnx' ModelWrapper.transform runs its cleanup transformations on the new graph): they are
-    # marked pending and left to that step.
+    """``run(model)`` with the tags carried onto the nodes it created (see :func:`carry`)."""
+    # Nodes without an id here were created by the enclosing step and are not tagged yet (qonnx'
+    # ModelWrapper.transform runs cleanup transformations on its new graph): marked pending, they
+    # are left to that step.
     pending = f'pending{next(_ids)}'
     for n in model.graph.node:
         if _get(n, _ID_KEY) is None:
@@ -142,14 +155,15 @@ def _carry_step(model: ModelWrapper, run) -> ModelWrapper:
     for n in nodes + list(model.graph.node):
         if _get(n, _ID_KEY) == pending:
             _set(n, _ID_KEY, None)
-    # created here: no id, or an id from before whose op_type changed; a node with an id that is
-    # not in old_ops was created (and tagged) by a transformation nested in this one
+    # created here: no id, or an id from before whose op_type changed; a node whose id is not in
+    # old_ops was created (and tagged) by a transformation nested in this one
     fresh = [i for i, n in enumerate(nodes) if ids[i] is None
              or (ids[i] != pending and old_ops.get(ids[i], n.op_type) != n.op_type)]
     if not fresh:
         return new
+    old_producer_kinds = {t: _kind(n.op_type) for n in old_nodes for t in n.output}
     graph_outputs = {o.name for o in new.graph.output}
-    for group in _groups(fresh, nodes):
+    for group in _groups(fresh, nodes, old_producer_kinds):
         members = set(group)
         produced = {t for i in group for t in nodes[i].output if t}
         consumed = {t for i in group for t in nodes[i].input if t}
@@ -165,8 +179,12 @@ def _carry_step(model: ModelWrapper, run) -> ModelWrapper:
 _plain_transform = ModelWrapper.transform
 
 
-def _carried_transform(self, transformation, make_deepcopy=True, cleanup=True):
-    return _carry_step(self, lambda m: _plain_transform(m, transformation, make_deepcopy, cleanup))
+def _carried_transform(self, transformation, make_deepcopy=True, cleanup=True, **kwargs):
+    if not make_deepcopy:
+        # in-place calls are qonnx' own cleanup (RemoveUnusedTensors, SortGraph, ...), which only
+        # removes or reorders nodes; the calling step carries the tags of what it created
+        return _plain_transform(self, transformation, make_deepcopy, cleanup, **kwargs)
+    return _carry_step(self, lambda m: _plain_transform(m, transformation, make_deepcopy, cleanup, **kwargs))
 
 
 def carry(model: ModelWrapper, step) -> ModelWrapper:
@@ -176,10 +194,12 @@ def carry(model: ModelWrapper, step) -> ModelWrapper:
 
     While ``step`` runs, ``ModelWrapper.transform`` itself carries the tags, so every
     transformation nested in a composite one (FINN's ``Streamline``, ``ConvertQONNXtoFINN``) is a
-    step of its own: new nodes are compared with the graph just before the sub-step that made
-    them. A node whose ``op_type`` a step changed counts as created (qonnx'
+    step of its own and new nodes are compared with the graph just before the sub-step that made
+    them (FINN's ``MoveScalarMulPastMatMul`` reuses the Mul's output name for the new MatMul's
+    output; later sub-steps absorb the moved Mul, so only the sub-step itself shows the swap).
+    A node whose ``op_type`` a step changed counts as created (qonnx'
     ``ConvertBipolarMatMulToXnorPopcount`` turns a MatMul into an XnorPopcountMatMul in place).
-    Node identity across a step is a transient ``metadata_props`` entry, removed afterwards.
+    Node identity across steps is a transient ``metadata_props`` entry, removed at the end.
     """
     for n in model.graph.node:
         _set(n, _ID_KEY, str(next(_ids)))
@@ -189,6 +209,6 @@ def carry(model: ModelWrapper, step) -> ModelWrapper:
         new = _carry_step(model, run)
     finally:
         ModelWrapper.transform = _plain_transform
-    for n in new.graph.node:
+    for n in list(new.graph.node) + list(model.graph.node):
         _set(n, _ID_KEY, None)
     return new

@@ -8,34 +8,20 @@ import numpy as np
 import pytest
 
 # finn-plus is part of the install (Makefile): a missing finn must fail here, not skip
-from hw.export import build_final_qonnx, export_qonnx
-from sim.golden import execute_final, nhwc
 from hw.finn.lower import finn_python_model, lower_finn
 from quant_models.common import HsbinetError
-from tests.conftest import hardware_model as _hardware_model, grid_inputs as _inputs
+from sim.golden import execute_final, nhwc
+from tests.conftest import QUIET, grid_inputs
 
-QUIET = {'log': lambda s: None}
-TARGET = 60000  # cycles per frame: forces PE/SIMD > 1 on the binary convs of the small model
-
-
-@pytest.fixture(scope='module')
-def final_onnx(tmp_path_factory):
-    d = tmp_path_factory.mktemp('finn_final')
-    raw = export_qonnx(_hardware_model(8, 8, 1), d / 'raw.onnx', patch=(16, 16), **QUIET)
-    return build_final_qonnx(raw, d / 'final.onnx')
+# fixtures: small_final (tests/conftest.py: the small model's final.onnx, PAN 16 x 16, raw.onnx
+# next to it) and lowered_target (tests/hw/finn/conftest.py)
 
 
-@pytest.fixture(scope='module')
-def lowered_target(final_onnx, tmp_path_factory):
-    out = tmp_path_factory.mktemp('finn_target')
-    return lower_finn(final_onnx, out, target_cycles_per_frame=TARGET, **QUIET), out
-
-
-def test_python_execution_bit_exact(final_onnx, lowered_target):
+def test_python_execution_bit_exact(small_final, lowered_target):
     est, out = lowered_target
-    ms, pan = _inputs(8, 16, seed=3)  # random, wide (saturating), rounding ties, near the top
+    ms, pan = grid_inputs(8, 16, seed=3)  # random, wide (saturating), rounding ties, near the top
     ms, pan = nhwc(ms.numpy()), nhwc(pan.numpy())
-    y_qonnx = execute_final(final_onnx, ms, pan)
+    y_qonnx = execute_final(small_final, ms, pan)
     y_finn = execute_final(finn_python_model(out / 'finn_lowered.onnx'), ms, pan)
     assert y_finn.shape == y_qonnx.shape == (4, 16, 16, 8)
     assert np.array_equal(y_finn, y_qonnx), f'{int((y_finn != y_qonnx).sum())} elements differ'
@@ -72,16 +58,16 @@ def test_target_changes_folding(lowered_target):
     assert set(folding) - {'Defaults'} == {e['name'] for e in est['layers']}
 
 
-def test_folding_file_round_trip(final_onnx, lowered_target, tmp_path):
+def test_folding_file_round_trip(small_final, lowered_target, tmp_path):
     est, out = lowered_target
-    est2 = lower_finn(final_onnx, tmp_path, folding_file=out / 'folding.json', **QUIET)
+    est2 = lower_finn(small_final, tmp_path, folding_file=out / 'folding.json', **QUIET)
     assert [(e['name'], e['cycles'], e['folding']) for e in est2['layers']] == \
         [(e['name'], e['cycles'], e['folding']) for e in est['layers']]
     assert json.loads((tmp_path / 'folding.json').read_text()) == json.loads((out / 'folding.json').read_text())
     assert not list(tmp_path.glob('*.partial'))
 
 
-def test_bad_inputs(final_onnx, tmp_path):
+def test_bad_inputs(small_final, tmp_path):
     with pytest.raises(HsbinetError, match='not found'):
         lower_finn(tmp_path / 'missing.onnx', tmp_path / 'o', **QUIET)
     junk = tmp_path / 'junk.onnx'
@@ -89,13 +75,13 @@ def test_bad_inputs(final_onnx, tmp_path):
     with pytest.raises(HsbinetError) as e:
         lower_finn(junk, tmp_path / 'o', **QUIET)
     assert e.value.file == str(junk)
-    raw = final_onnx.parent / 'raw.onnx'  # the raw export: NCHW, other input names
+    raw = small_final.parent / 'raw.onnx'  # the raw export: NCHW, other input names
     with pytest.raises(HsbinetError, match='Not a final QONNX graph'):
         lower_finn(raw, tmp_path / 'o', **QUIET)
     bad_fold = tmp_path / 'fold.json'
     bad_fold.write_text(json.dumps({'MVAU_hls_0': 2}))  # checked before any FINN work
     with pytest.raises(HsbinetError, match='Bad folding file'):
-        lower_finn(final_onnx, tmp_path / 'o', folding_file=bad_fold, **QUIET)
+        lower_finn(small_final, tmp_path / 'o', folding_file=bad_fold, **QUIET)
     with pytest.raises(HsbinetError, match='folding target'):
-        lower_finn(final_onnx, tmp_path / 'o', target_cycles_per_frame=0, **QUIET)
+        lower_finn(small_final, tmp_path / 'o', target_cycles_per_frame=0, **QUIET)
     assert not (tmp_path / 'o' / 'finn_estimates.json').exists()

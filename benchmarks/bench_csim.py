@@ -1,7 +1,7 @@
 """hls4ml compile time and C-simulation time per patch, hardware profile, 191 bands, C = 64.
 
 For each PAN patch size (32, 64, 128): export + final QONNX, lowering with bounds-derived
-precisions, g++ compile, and ``predict`` on one random patch on the fixed<16,2> input grid;
+precisions (the lower step), g++ compile of the written project (as csim does), and ``predict`` on one random patch on the fixed<16,2> input grid;
 torch == C-sim is checked too. Weights are from an untrained model with BN statistics from a few
 training-mode forwards (timings do not depend on the values). Prints a table.
 
@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from hw.export import build_final_qonnx, export_qonnx
-from sim.golden import nhwc
-from hw.hls.lower import lower_hls4ml
+from hw.hls.lower import lower_project
 from quant_models.hsbinet import HSBiNetConfig, build_model
 from quant_models.layers import fixed_point_act
+from sim.csim import compile_project
+from sim.golden import nhwc
 
 
 def main() -> None:
@@ -50,10 +51,10 @@ def main() -> None:
                                       d / 'final.onnx')
             t_exp = time.time() - t
             t = time.time()
-            hm, _ = lower_hls4ml(final, d / 'prj')
+            lower_project(final, d / 'hw', log=lambda s: None)
             t_conv = time.time() - t
             t = time.time()
-            hm.compile()
+            hm = compile_project(d / 'hw' / 'hls4ml_prj')
             t_comp = time.time() - t
             with torch.no_grad():
                 ms = q(torch.rand(1, a.bands, size // 4, size // 4))

@@ -17,9 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from hw.estimates.explore import design_for_hidden, explore
-from hw.parts import DEFAULT_CLOCK_MHZ
+import torch
+
+from build_flows.steps import design_of
+from hw.estimates.explore import explore
 from hw.estimates.report import build_report
+from hw.parts import DEFAULT_CLOCK_MHZ
+from quant_models.hsbinet import HSBiNetConfig, build_model
 
 
 def main() -> None:
@@ -39,14 +43,16 @@ def main() -> None:
             d = out / f'C{c}_P{f}'
             d.mkdir(parents=True, exist_ok=True)
             t = time.time()
-            design = design_for_hidden(c, a.bands, f)
+            torch.manual_seed(0)
+            model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=2, profile='hardware')).eval()
+            design = design_of(model, (f, f))
             (d / 'design.json').write_text(json.dumps(design, indent=1))
             t_design = time.time() - t
             t = time.time()
             build_report(d, part=a.part, clock_mhz=a.clock, log=quiet)
             t_report = time.time() - t
             t = time.time()
-            res = explore(d, part=a.part, clock_mhz=a.clock, log=quiet)
+            res = explore({c: design}, d, part=a.part, clock_mhz=a.clock, log=quiet)
             t_explore = time.time() - t
             b = res['best']
             row = {'C': c, 'frame': f, 'design_s': t_design, 'report_s': t_report, 'explore_s': t_explore,

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from build_flows.config import load_config
-from build_flows.flow import data_stage, evaluate_stage, train_stage
+from build_flows.steps import Build, run_steps
 from quant_models.hsbinet import HW_CHANGES
 
 KEYS = ('psnr', 'cc', 'ssim', 'sam', 'ergas', 'qnr')
@@ -55,7 +55,8 @@ def main() -> None:
     out = Path(a.out or tempfile.mkdtemp(prefix='hsbinet_profile_cost_'))
     quiet = lambda s: None  # noqa: E731
     if not (out / 'data' / 'test.h5').is_file():
-        data_stage(a.scene, out / 'data', {'test_patch': 32}, seed=a.seed, log=quiet)
+        cfg = load_config(None, {'scene': a.scene, 'seed': a.seed, 'data': {'test_patch': 32}})
+        run_steps(Build(out, cfg, log=quiet, progress=False), ['data'])
     rows: dict[str, dict] = {}
     for name, model_over, seed_off in variants(a.each):
         train_over = {'time_budget_min': a.minutes} if a.minutes else {'epochs': a.epochs, 'time_budget_min': None}
@@ -67,9 +68,9 @@ def main() -> None:
             rep = json.loads(done.read_text())
             epochs = torch.load(out / tag / 'last.pt', map_location='cpu', weights_only=False)['epoch'] + 1
         else:
-            r = train_stage(cfg, out / 'data', out / tag, log=quiet, progress=False)
-            rep = evaluate_stage(r['best'], out / 'data' / 'test.h5', out / f'{tag}_eval', log=quiet)
-            epochs = r['epochs_completed']
+            r = run_steps(Build(out, cfg, paths={'train': out / tag, 'eval': out / f'{tag}_eval'}, log=quiet,
+                                progress=False), ['train', 'evaluate'])
+            rep, epochs = r['evaluate'], r['train']['epochs']
         rows[name] = {**{k: rep['methods']['hsbinet'][k] for k in KEYS}, 'epochs': epochs}
         rows.setdefault('bicubic', {**{k: rep['methods']['bicubic'][k] for k in KEYS}, 'epochs': 0})
         print(f'{name:<14} PSNR {rows[name]["psnr"]:.3f}  SAM {rows[name]["sam"]:.3f}', flush=True)

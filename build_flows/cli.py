@@ -69,8 +69,7 @@ def _cmd_lower(a) -> None:
         print(f'FINN dataflow graph: {r["files"]["lowered"]}; estimates: {r["files"]["estimates"]}; '
               f'folding: {r["files"]["folding"]}')
         return
-    ckpt = Path(a.checkpoint) if a.checkpoint else Path(a.onnx).parent / 'no-checkpoint.pt'
-    r = _single(a, ['lower'], a.config, {'hw': {'backend': a.backend}}, checkpoint=ckpt, paths={'hw': out},
+    r = _single(a, ['lower'], a.config, {'hw': {'backend': a.backend}}, paths={'hw': out},
                 options={'onnx': a.onnx})['lower']
     print(f'hls4ml io_stream project ({a.backend}): {out / "hls4ml_prj"}; design {r["design_sha256"][:16]}; '
           f'precision table: {out / "precisions.json"}')
@@ -166,7 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument('--onnx', required=True, help='final.onnx written by `hsbinet export`')
     lo.add_argument('--out', required=True)
     lo.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado', 'finn'])
-    lo.add_argument('--checkpoint', help='the checkpoint exported to ONNX (its model config goes into design.json)')
     lo.add_argument('--config', help='YAML config')
     lo.add_argument('--target-cycles', type=int, help='finn: FINN SetFolding target, clock cycles per frame')
     lo.add_argument('--folding', metavar='FILE', help='finn: FINN folding JSON (e.g. folding.json of a run)')

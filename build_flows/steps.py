@@ -176,15 +176,11 @@ def step_verify_qonnx(b: Build) -> dict:
 def step_lower(b: Build) -> dict:
     """hw/final.onnx -> hw/hls4ml_prj + precisions.json + design.json (hls4ml io_stream)."""
     from hw.hls.lower import lower_project
-    from quant_models.train import model_from_checkpoint
     final = Path(b.options.get('onnx') or b.dir('hw') / 'final.onnx')
-    ckpt = b.best_checkpoint
-    mcfg = model_from_checkpoint(ckpt).cfg if ckpt.is_file() else None
-    io_bits = tuple(mcfg.io_bits) if mcfg is not None else tuple(b.cfg.model.io_bits)
-    d = lower_project(final, b.dir('hw'), backend=b.cfg.hw.backend, io_bits=io_bits, model_cfg=mcfg, log=b.log)
+    d = lower_project(final, b.dir('hw'), backend=b.cfg.hw.backend, log=b.log)
     b.record('design', b.dir('hw') / 'design.json')
     b.record('precisions', b.dir('hw') / 'precisions.json')
-    return {'design_sha256': d['sha256'] if 'sha256' in d else None, 'backend': d['backend'], 'layers': len(d['layers'])}
+    return {'design_sha256': d['sha256'], 'backend': d['backend'], 'layers': len(d['layers'])}
 
 
 def step_csim(b: Build) -> dict:
@@ -217,36 +213,37 @@ def step_report(b: Build) -> dict:
             'total': rep['total']}
 
 
+def design_of(model, patch: tuple[int, int], backend: str = 'Vitis') -> dict:
+    """design.json of ``model`` exported and lowered for a PAN ``patch`` (H, W) in a temporary
+    folder: the export and lower steps' functions, for designs that are explored, not shipped."""
+    from hw.export import build_final_qonnx, export_qonnx
+    from hw.hls.lower import lower_project
+    with tempfile.TemporaryDirectory(prefix='hsbinet_design_') as tmp:
+        raw = export_qonnx(model, Path(tmp) / 'raw.onnx', patch=patch, log=lambda s: None)
+        return lower_project(build_final_qonnx(raw, Path(tmp) / 'final.onnx'), Path(tmp), backend=backend,
+                             log=lambda s: None)
+
+
 def step_explore(b: Build) -> dict:
-    """Folding (and hidden-width) sweep of the lowered design; other widths are exported and lowered
-    from an untrained model of the same configuration in a temporary folder."""
+    """Folding (and hidden-width) sweep of the lowered design; other widths come from an untrained
+    model of the same configuration (:func:`design_of`)."""
     from dataclasses import replace
 
     import torch
 
     from hw.design import load_design
     from hw.estimates.explore import explore
-    from hw.export import build_final_qonnx, export_qonnx
-    from hw.hls.lower import lower_project
     from quant_models.hsbinet import HSBiNetConfig, build_model
     design, _ = load_design(b.dir('hw'))
-    if not design.get('model'):
-        raise HsbinetError('The design has no model configuration', key='design.json model',
-                           hint='lower it again with `hsbinet lower --checkpoint PT`')
     own = HSBiNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in design['model'].items()})
     designs = {own.hidden: design}
     for c in sorted(set(b.options.get('hidden') or [])):
         if c < 1:
             raise HsbinetError('Bad hidden width', key='--hidden', expected='integers >= 1', found=str(c))
-        if c in designs:
-            continue
-        torch.manual_seed(0)
-        model = build_model(replace(own, hidden=c)).eval()
-        with tempfile.TemporaryDirectory(prefix='hsbinet_explore_') as tmp:
-            raw = export_qonnx(model, Path(tmp) / 'raw.onnx', patch=(design['frame']['height'], design['frame']['width']),
-                               log=lambda s: None)
-            designs[c] = lower_project(build_final_qonnx(raw, Path(tmp) / 'final.onnx'), Path(tmp), log=lambda s: None,
-                                       model_cfg=model.cfg, io_bits=tuple(own.io_bits))
+        if c not in designs:
+            torch.manual_seed(0)
+            designs[c] = design_of(build_model(replace(own, hidden=c)).eval(),
+                                   (design['frame']['height'], design['frame']['width']), design['backend'])
     res = explore(designs, b.options.get('explore_out') or b.dir('hw'), part=b.cfg.hw.part,
                   clock_mhz=b.cfg.hw.clock_mhz, log=b.log)
     return {'points': len(res['points']), 'best': res['best']}
@@ -258,7 +255,7 @@ def step_finn(b: Build) -> dict:
     final = Path(b.options.get('onnx') or b.dir('hw') / 'final.onnx')
     out = Path(b.options.get('finn_out') or b.dir('hw') / 'finn')
     r = lower_finn(final, out, target_cycles_per_frame=b.options.get('target_cycles'),
-                   folding_file=b.options.get('folding'), clock_mhz=b.cfg.hw.clock_mhz, log=b.log)
+                   folding_file=b.options.get('folding'), clock_mhz=b.cfg.hw.clock_mhz, part=b.cfg.hw.part, log=b.log)
     return {'files': r['files']}
 
 
@@ -267,13 +264,15 @@ def step_vendor(b: Build) -> dict:
     tools are on PATH (raises hw.vendor.tools.VendorToolsMissing otherwise, after writing it)."""
     import json
 
+    from hw.design import check_unchanged, load_design
     from hw.parts import resolve_target
     from hw.vendor.project import find_hls_project, write_vendor_project
     from hw.vendor.tools import run_vendor_flow
     o = b.options
     target, board = resolve_target(o.get('part') or b.cfg.hw.part, o.get('board'))
-    clock = o.get('clock') or (target.default_clock_mhz if (o.get('part') or o.get('board')) else b.cfg.hw.clock_mhz)
+    clock = o.get('clock') or target.default_clock_mhz
     prj = find_hls_project(b.dir('hw'))
+    check_unchanged(*load_design(b.dir('hw')))
     out = Path(o.get('vendor_out') or b.root)
     manifest = write_vendor_project(prj, out, target, clock_mhz=clock, board=board)
     vendor = Path(manifest['path'])

@@ -40,12 +40,13 @@ def project_sha256(prj_dir: str | Path) -> str:
     return tree_sha256(prj_dir, ['firmware', f'{top}_test.cpp', 'tb_data'], BUILD_PRODUCTS)
 
 
-def write_design(design: dict, prj_dir: str | Path, path: str | Path) -> Path:
-    """Write ``design`` to ``path`` with the project's location and content hash."""
+def write_design(design: dict, prj_dir: str | Path, path: str | Path) -> dict:
+    """Write ``design`` to ``path`` with the project's location and content hash; returns what was written."""
     path = Path(path)
     design = {**design, 'project_dir': str(Path(prj_dir).resolve().relative_to(path.parent.resolve())),
               'sha256': project_sha256(prj_dir)}
-    return atomic_write_json(path, design)
+    atomic_write_json(path, design)
+    return design
 
 
 def find_in_build(build_dir: str | Path, name: str) -> Path | None:
@@ -75,6 +76,16 @@ def load_design(build_dir: str | Path) -> tuple[dict, Path]:
                            found=', '.join(sorted(design)) or 'an empty mapping',
                            hint='lower the design again with `hsbinet lower`')
     return design, path
+
+
+def check_unchanged(design: dict, design_path: Path) -> None:
+    """The hls4ml project is still the one ``design`` describes (its content hash is unchanged)."""
+    prj = project_dir(design, design_path)
+    sha = project_sha256(prj)
+    if sha != design['sha256']:
+        raise HsbinetError('The hls4ml project changed after it was lowered', file=str(prj), key='sha256',
+                           expected=f'{design["sha256"][:16]}... (design.json)', found=f'{sha[:16]}...',
+                           hint='lower again (`hsbinet lower`) so that design.json describes the project')
 
 
 def project_dir(design: dict, design_path: Path) -> Path:

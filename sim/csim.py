@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from hw.design import load_design, project_dir, project_sha256
+from hw.design import check_unchanged, load_design, project_dir, project_sha256
 from quant_models.common import HsbinetError, atomic_write_json
 from quant_models.data.hpc_format import read_hpc
 from quant_models.train import model_from_checkpoint
@@ -65,7 +65,8 @@ def _patches(test_h5, model, design: dict, patches: int):
     return data.ms[:n], data.pan[:n]
 
 
-def _compile(prj: Path):
+def compile_project(prj: Path):
+    """The hls4ml project in ``prj``, as written on disk, compiled with g++ and linked (predict() ready)."""
     import yaml
     from hls4ml.converters import link_existing_project
     # hls4ml writes the qonnx ModelWrapper into hls4ml_config.yml as a Python object tag, and its
@@ -86,11 +87,7 @@ def run_csim(lowered_dir, checkpoint, test_h5, out_dir, patches: int = 4, inject
     design, design_path = load_design(lowered_dir)
     prj = project_dir(design, design_path)
     final = design_path.parent / design.get('final_onnx', 'final.onnx')
-    sha = project_sha256(prj)
-    if sha != design['sha256']:
-        raise HsbinetError('The hls4ml project changed after it was lowered', file=str(prj), key='sha256',
-                           expected=f'{design["sha256"][:16]}... (design.json)', found=f'{sha[:16]}...',
-                           hint='lower again (`hsbinet lower`) so that design.json describes the project')
+    check_unchanged(design, design_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = _checked_model(checkpoint, design, design_path)
@@ -105,7 +102,7 @@ def run_csim(lowered_dir, checkpoint, test_h5, out_dir, patches: int = 4, inject
     t = time.time()
     fault = inject_weight_fault(prj, design, out_dir / 'fault_prj') if inject_fault else None
     sim_prj = Path(fault['project']) if fault else prj
-    linked = _compile(sim_prj)
+    linked = compile_project(sim_prj)
     timings['compile_s'] = time.time() - t
     t = time.time()
     y_hls = np.concatenate([np.asarray(linked.predict([g['ms_nhwc'][i:i + 1], g['pan_nhwc'][i:i + 1]]))

@@ -69,26 +69,26 @@ def small_final(small_model, tmp_path_factory):
     return build_final_qonnx(raw, out / 'final.onnx')
 
 
-def _lowered(small_model, small_final, tmp_path_factory, backend):
+def _lowered(small_final, tmp_path_factory, backend):
     from hw.hls.lower import lower_project
     out = tmp_path_factory.mktemp(f'small_lowered_{backend}')
-    lower_project(small_final, out, backend=backend, model_cfg=small_model.cfg, **QUIET)
+    lower_project(small_final, out, backend=backend, **QUIET)
     return out
 
 
 @pytest.fixture(scope='session')
-def small_lowered(small_model, small_final, tmp_path_factory):
+def small_lowered(small_final, tmp_path_factory):
     """The lower step's folder for the small model, Vitis backend: hls4ml_prj/ (written, not
     compiled), precisions.json, design.json (with the model config and the layer -> module map)."""
-    return _lowered(small_model, small_final, tmp_path_factory, 'Vitis')
+    return _lowered(small_final, tmp_path_factory, 'Vitis')
 
 
 @pytest.fixture(scope='session', params=['Vitis', 'Vivado'])
-def small_lowered_any(request, small_model, small_final, small_lowered, tmp_path_factory):
+def small_lowered_any(request, small_final, small_lowered, tmp_path_factory):
     """The lowered small project for each hls4ml backend (Vitis reuses ``small_lowered``)."""
     if request.param == 'Vitis':
         return small_lowered
-    return _lowered(small_model, small_final, tmp_path_factory, request.param)
+    return _lowered(small_final, tmp_path_factory, request.param)
 
 
 os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')

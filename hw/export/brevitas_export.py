@@ -2,20 +2,27 @@
 
 :func:`export_qonnx` exports an ``HSBiNet`` (or a checkpoint) for a PAN patch (H, W); the MS input
 is (H/ratio, W/ratio). The raw graph is NCHW, as PyTorch; :mod:`hw.export.final_graph` turns it
-into the channels-last graph hls4ml lowers.
+into the channels-last graph hls4ml lowers. The model's configuration (``HSBiNetConfig.to_dict()``)
+travels with the graph as the metadata entry :data:`MODEL_CONFIG_KEY`, so lowering records it in
+design.json instead of guessing it back (:func:`model_config_of`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import warnings
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from qonnx.core.modelwrapper import ModelWrapper
+
 from quant_models.common import HsbinetError
+
+MODEL_CONFIG_KEY = 'hsbinet.model_config'
 
 
 def _load_model(model_or_checkpoint) -> torch.nn.Module:
@@ -72,5 +79,15 @@ def export_qonnx(model_or_checkpoint, out_path, patch=(64, 64), log: Callable[[s
             brevitas_export_qonnx(model, args=(ms, pan), export_path=str(out_path))
     finally:
         model.train(was_training)
+    raw = ModelWrapper(str(out_path))
+    raw.set_metadata_prop(MODEL_CONFIG_KEY, json.dumps(cfg.to_dict()))
+    raw.save(str(out_path))
     log(f'exported raw QONNX (B={cfg.bands}, C={cfg.hidden}, PAN {H}x{W}) -> {out_path}')
     return out_path
+
+
+def model_config_of(model_or_path) -> dict | None:
+    """The model configuration an exported graph carries (raw or final QONNX), or None."""
+    m = model_or_path if isinstance(model_or_path, ModelWrapper) else ModelWrapper(str(model_or_path))
+    text = m.get_metadata_prop(MODEL_CONFIG_KEY)
+    return json.loads(text) if text else None

@@ -18,6 +18,7 @@ from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.util.cleanup import cleanup_model
 
 from hw.export.check import check_final_graph
+from hw.export.brevitas_export import MODEL_CONFIG_KEY
 from hw.export.graph import reinfer_shapes, rename_tensor, set_input_shapes
 from hw.export.passes import (FillResizeRoi, FuseChannelGate, MakeInputsChannelsLast, ResizeToBilinearResize,
                               SinkChannelsFirstTransposes, SplitWideConcat, StripEmptyOptionalInputs)
@@ -98,6 +99,9 @@ def build_final_qonnx(raw_path, out_path) -> Path:
     real = dict(zip(names, nchw_inputs.values()))
     model = set_input_shapes(model, {k: [s[0], s[2], s[3], s[1]] for k, s in real.items()})
     check_final_graph(model, real, nchw_output)
+    carried = raw.get_metadata_prop(MODEL_CONFIG_KEY)
+    if carried is not None:  # set explicitly: not every transformation keeps graph metadata
+        model.set_metadata_prop(MODEL_CONFIG_KEY, carried)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(out_path))

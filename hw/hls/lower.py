@@ -125,13 +125,21 @@ def convert(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis',
     return hm, table
 
 
-def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis', io_bits=(16, 2),
-                  model_cfg=None, part: str | None = None, log: Callable[[str], None] = print) -> dict:
-    """The lowered project in ``out_dir`` (see the module docstring); returns its design description.
+def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis', part: str | None = None,
+                  log: Callable[[str], None] = print) -> dict:
+    """The lowered project in ``out_dir`` (see the module docstring); returns its design description
+    (as written to design.json, with the content hash ``sha256``).
 
-    ``model_cfg``: the ``HSBiNetConfig`` (or its dict) of the exported model, recorded in
-    design.json so that no later stage guesses it back from the graph.
+    The model configuration and the io type ``fixed<io_bits>`` come from the configuration the
+    export recorded in ``final_onnx`` (:func:`hw.export.model_config_of`), never from the graph.
     """
+    from hw.export import model_config_of
+    model_cfg = model_config_of(final_onnx)
+    if model_cfg is None:
+        raise HsbinetError('The QONNX graph carries no model configuration', file=str(final_onnx),
+                           key='metadata hsbinet.model_config', expected='a graph written by `hsbinet export`',
+                           found='none')
+    io_bits = tuple(model_cfg['io_bits'])
     out_dir = Path(out_dir)
     prj = out_dir / 'hls4ml_prj'
     if Path(final_onnx).resolve() != (out_dir / 'final.onnx').resolve():  # the folder holds what it was lowered from
@@ -142,9 +150,7 @@ def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'V
     with contextlib.redirect_stdout(io.StringIO()):
         hm.write()
     atomic_write_json(out_dir / 'precisions.json', table)
-    cfg = model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else model_cfg
-    design = describe(hm, final_onnx, model_cfg=cfg, io_bits=io_bits)
-    write_design(design, prj, out_dir / 'design.json')
+    design = write_design(describe(hm, final_onnx, model_cfg=model_cfg, io_bits=io_bits), prj, out_dir / 'design.json')
     log(f'{len(table)} layers, every precision derived from worst-case bounds -> {out_dir / "precisions.json"}; '
-        f'hls4ml {backend} io_stream project {prj}')
+        f'hls4ml {backend} io_stream project {prj} (design {design["sha256"][:16]})')
     return design

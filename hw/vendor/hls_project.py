@@ -12,10 +12,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quant_models.common import HsbinetError, tree_sha256
+from hw.design import project_sha256
+from quant_models.common import HsbinetError
 
 MAX_DMA_STREAM_BYTES = 16  # AXI DMA stream width kept <= 128 bits (the HP ports are 128 / 64 bits wide)
-BUILD_PRODUCTS = frozenset({'.so', '.o', '.a'})  # g++ C-simulation libraries hls4ml's compile() leaves in firmware/
 
 
 @dataclass
@@ -187,6 +187,5 @@ def read_hls_project(prj_dir) -> HlsProject:
     if ptcl.is_file():
         m = re.search(r'set clock_uncertainty (\S+)', ptcl.read_text())
         unc = m.group(1) if m else unc
-    # the one place the vendor flow hashes an hls4ml project (to become hw.design.project_sha256)
-    digest = tree_sha256(prj_dir, ['firmware', f'{top}_test.cpp', 'tb_data'], BUILD_PRODUCTS)
+    digest = project_sha256(prj_dir)  # the design identity the verdict and the report carry too
     return HlsProject(prj_dir.resolve(), top, backend, io_type, unc, ports, digest)

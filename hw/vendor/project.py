@@ -32,7 +32,8 @@ from pathlib import Path
 
 from hw.parts import DEFAULT_CLOCK_MHZ, Part, get_part
 from hw.vendor.block_design import block_design_tcl, has_ps
-from hw.vendor.hls_project import BUILD_PRODUCTS, find_hls_project, read_hls_project
+from hw.design import BUILD_PRODUCTS
+from hw.vendor.hls_project import find_hls_project, read_hls_project
 from hw.vendor.scripts import (BD_PROJECT, HLS_SOLUTION, IP_LIBRARY, IP_VENDOR, IP_VERSION, TOOL_VERSION,
                                constraints_xdc, hls_tcl, impl_tcl, project_tcl, readme, run_all_sh)
 from hw.vendor.templates import render

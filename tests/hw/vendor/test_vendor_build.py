@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from build_flows.bitstream import resolve_target
+from hw.parts import resolve_target
 from build_flows.cli import main
 from hw.vendor.hls_project import read_hls_project
 from hw.vendor.project import write_vendor_project
@@ -30,7 +30,7 @@ def hls_build(tmp_path_factory):
     root = tmp_path_factory.mktemp('hls_build')
     raw = export_qonnx(_hardware_model(8, 8, 1), root / 'raw.onnx', patch=(16, 16), log=lambda s: None)
     final = build_final_qonnx(raw, root / 'final.onnx')
-    lower_project(final, root / 'csim', backend='Vitis', io_bits=(16, 2), log=lambda s: None)
+    lower_project(final, root / 'csim', backend='Vitis', log=lambda s: None)
     return root
 
 

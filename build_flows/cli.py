@@ -24,11 +24,16 @@ def _quiet_libraries() -> None:
     os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')
 
 
+FLAGS = {'hw.part': '--part', 'hw.clock_mhz': '--clock', 'hw.patches': '--patches', 'hw.backend': '--backend',
+         'train.epochs': '--epochs', 'train.time_budget_min': '--time-budget', 'scene': '--scene', 'seed': '--seed',
+         'data.ratio': '--ratio', 'data.gnyq': '--gnyq', 'data.patch': '--patch', 'data.test_patch': '--test-patch'}
+
+
 def _single(a, steps, config=None, overrides=None, root=None, **kw):
     """Run ``steps`` of the flow for one subcommand, on the folders its flags name."""
     from build_flows.config import load_config
     from build_flows.steps import Build, run_steps
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides, FLAGS)
     build = Build(Path(root or '.'), cfg, **kw)
     return run_steps(build, steps)
 
@@ -94,8 +99,9 @@ def _cmd_explore(a) -> None:
 def _cmd_csim(a) -> None:
     """Verifies the lowered project in --build; --checkpoint/--test default to the build folder's."""
     from hw.design import load_design
-    root = Path(a.build)
-    _, design_path = load_design(root)
+    _, design_path = load_design(a.build)
+    # the build folder is the one with the manifest above the design (--build may name hw/ itself)
+    root = next((d for d in design_path.parents if (d / 'manifest.json').is_file()), Path(a.build))
     _single(a, ['csim'], a.config, _hw_over(a), root=root,
             checkpoint=Path(a.checkpoint) if a.checkpoint else None, test_h5=Path(a.test) if a.test else None,
             paths={'hw': design_path.parent}, options={'inject_fault': a.inject_fault, 'csim_out': a.out})
@@ -107,11 +113,11 @@ def _cmd_run(a) -> None:
     over = {'train': {'time_budget_min': a.time_budget}} if a.time_budget is not None else {}
     if a.scene is not None:
         over['scene'] = a.scene
-    run(load_config(a.config, over), out=a.out, start=a.start, stop=a.stop)
+    run(load_config(a.config, over, FLAGS), out=a.out, start=a.start, stop=a.stop)
 
 
 def _cmd_build(a) -> None:
-    from hw.vendor.tools import EXIT_TOOLS_MISSING, VendorFlowError, VendorToolsMissing
+    from hw.vendor_flow.tools import EXIT_TOOLS_MISSING, VendorFlowError, VendorToolsMissing
     try:
         _single(a, ['vendor'], root=Path(a.build), paths={'hw': Path(a.build)},
                 options={'part': a.part, 'board': a.board, 'clock': a.clock, 'vendor_out': a.out,

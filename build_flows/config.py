@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import yaml
@@ -156,8 +156,32 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
         raise HsbinetError(e.what, file=src, key=e.key, expected=e.expected, found=e.found) from None
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> BuildConfig:
-    """Dataclass defaults <- configs/default.yaml <- ``path`` <- ``overrides`` (nested dict), checked."""
+def load_config(path: str | Path | None = None, overrides: dict | None = None,
+                flags: dict[str, str] | None = None) -> BuildConfig:
+    """Dataclass defaults <- configs/default.yaml <- ``path`` <- ``overrides`` (nested dict), checked.
+
+    ``flags`` maps a dotted key to the CLI option that set it (``{'hw.clock_mhz': '--clock'}``), so
+    that an error about a value from the command line names the option, not a file.
+    """
+    try:
+        return _load(path, overrides)
+    except HsbinetError as e:
+        given = _dotted(overrides or {})
+        if e.key in given:
+            flag = (flags or {}).get(e.key)
+            raise HsbinetError(e.what, file='command line', key=f'{flag} ({e.key})' if flag else e.key,
+                               expected=e.expected, found=e.found, hint=e.hint) from None
+        raise
+
+
+def _dotted(d: dict, prefix: str = '') -> set[str]:
+    out = set()
+    for k, v in d.items():
+        out |= _dotted(v, f'{prefix}{k}.') if isinstance(v, dict) else {f'{prefix}{k}'}
+    return out
+
+
+def _load(path, overrides) -> BuildConfig:
     raw = _read_yaml(DEFAULT_CONFIG)
     src = str(DEFAULT_CONFIG)
     if path is not None:
@@ -183,5 +207,4 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
 
 def model_config(cfg: BuildConfig, bands: int) -> HSBiNetConfig:
     """The model section + the data's band count and ratio -> validated HSBiNetConfig."""
-    from dataclasses import replace
     return replace(cfg.model, bands=bands, ratio=cfg.data.ratio).validate()

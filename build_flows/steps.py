@@ -261,15 +261,16 @@ def step_finn(b: Build) -> dict:
 
 def step_vendor(b: Build) -> dict:
     """Vitis HLS + Vivado project of the lowered design -> vendor/; the bitstream when asked and the
-    tools are on PATH (raises hw.vendor.tools.VendorToolsMissing otherwise, after writing it)."""
+    tools are on PATH (raises hw.vendor_flow.tools.VendorToolsMissing otherwise, after writing it)."""
     import json
 
     from hw.design import check_unchanged, load_design
     from hw.parts import resolve_target
-    from hw.vendor.project import find_hls_project, write_vendor_project
-    from hw.vendor.tools import run_vendor_flow
+    from hw.vendor_flow.hls_project import find_hls_project
+    from hw.vendor_flow.project import write_vendor_project
+    from hw.vendor_flow.tools import run_vendor_flow
     o = b.options
-    target, board = resolve_target(o.get('part') or b.cfg.hw.part, o.get('board'))
+    target, board = resolve_target(o.get('part') or (None if o.get('board') else b.cfg.hw.part), o.get('board'))
     clock = o.get('clock') or target.default_clock_mhz
     prj = find_hls_project(b.dir('hw'))
     check_unchanged(*load_design(b.dir('hw')))

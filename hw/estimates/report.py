@@ -3,7 +3,7 @@
 ``build_report(build_dir)`` reads the build folder's ``design.json`` (written by lowering; made
 from ``final.onnx`` when missing), runs the analytical model (:mod:`hw.estimates.analytical`), adds FINN's
 estimates of the same convolutions when ``finn_estimates.json`` exists (``--finn`` runs FINN to
-make it) and the vendor reports when Vitis HLS / Vivado left some (:mod:`hw.vendor.reports`), and
+make it) and the vendor reports when Vitis HLS / Vivado left some (:mod:`hw.vendor_flow.reports`), and
 checks the totals against each part (:mod:`hw.parts`). Every figure carries its source:
 ``analytical``, ``finn estimate`` or the vendor report's own label.
 
@@ -92,7 +92,7 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
         report['finn'] = {'source': 'finn estimate', 'file': str(finn_json), 'total': fe.get('total'),
                           'cross_check': finn_cross_check(design, fe),
                           'not_converted': [n.get('op_type') for n in fe.get('not_converted', [])]}
-    from hw.vendor.reports import find_vendor_reports
+    from hw.vendor_flow.reports import find_vendor_reports
     vendor = find_vendor_reports(build_dir)
     if vendor is not None:
         report['vendor'] = vendor

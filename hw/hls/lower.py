@@ -38,7 +38,6 @@ BACKENDS = ('Vitis', 'Vivado')
 PROJECT = 'hsbinet'
 UNSAFE_PASSES = ('vivado:merge_batch_norm_quantized_tanh',)  # ignores the sign of the BN scale
 FALLBACK_WARNINGS = ('Overriding attribute', 'not supported', 'default precision')
-INPUT_NAMES = ('ms', 'pan')
 
 
 def _drop_unsafe_passes() -> None:

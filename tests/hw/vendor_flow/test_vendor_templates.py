@@ -2,8 +2,8 @@
 
 import pytest
 
-from hw.vendor import templates
-from hw.vendor.templates import TEMPLATE_DIR, TemplateError, render
+from hw.vendor_flow import templates
+from hw.vendor_flow.templates import TEMPLATE_DIR, TemplateError, render
 
 
 def test_unfilled_placeholder_is_an_error():

@@ -1,6 +1,6 @@
 # 03_impl_bitstream.tcl -- Vivado: synthesis, implementation, reports and bitstream.
 #   vivado -mode batch -source 03_impl_bitstream.tcl      (after 02_block_design.tcl)
-# Reports (read by `hsbinet report` through hw/vendor/reports.py):
+# Reports (read by `hsbinet report` through hw/vendor_flow/reports.py):
 #   reports/synth_utilization.rpt, synth_utilization_hier.rpt, synth_timing_summary.rpt
 #   reports/impl_utilization.rpt, impl_utilization_hier.rpt, impl_timing_summary.rpt
 # Bitstream: output/${top}_${part_key}.bit

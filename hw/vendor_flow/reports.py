@@ -3,8 +3,8 @@
 :func:`find_vendor_reports` is the public entry point: it returns the highest-fidelity result
 found under a build folder (implementation > Vivado synthesis > Vitis HLS C synthesis) as
 ``{"source", "total", "layers", "files"}``; callers label every figure with ``source``. The
-parsers: :mod:`hw.vendor.hls_reports` (Vitis HLS csynth XML, module -> layer attribution) and
-:mod:`hw.vendor.vivado_reports` (utilisation, hierarchy, timing summary).
+parsers: :mod:`hw.vendor_flow.hls_reports` (Vitis HLS csynth XML, module -> layer attribution) and
+:mod:`hw.vendor_flow.vivado_reports` (utilisation, hierarchy, timing summary).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import os
 import re
 from pathlib import Path
 
-from hw.vendor.hls_reports import (hls4ml_top_csynth, layer_config_map, layer_size, module_layer, parse_csynth_xml,
+from hw.vendor_flow.hls_reports import (hls4ml_top_csynth, layer_config_map, layer_size, module_layer, parse_csynth_xml,
                                    parse_hls_solution)
-from hw.vendor.vivado_reports import parse_timing_summary, parse_utilization, parse_utilization_hierarchical
+from hw.vendor_flow.vivado_reports import parse_timing_summary, parse_utilization, parse_utilization_hierarchical
 
 SOURCE_HLS = 'vitis_hls csynth'
 SOURCE_SYNTH = 'vivado synthesis'

@@ -20,7 +20,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from hw.vendor.report_cells import num, pct
+from hw.vendor_flow.report_cells import num, pct
 
 HLS_RESOURCES = ('BRAM_18K', 'DSP', 'FF', 'LUT', 'URAM')
 

@@ -10,8 +10,8 @@ Widths: ``*_bytes`` are TDATA widths in bytes, ``*_bits`` in bits.
 from __future__ import annotations
 
 from hw.parts import Part
-from hw.vendor.hls_project import HlsProject, StreamPort
-from hw.vendor.templates import render
+from hw.vendor_flow.hls_project import HlsProject, StreamPort
+from hw.vendor_flow.templates import render
 from quant_models.common import HsbinetError
 
 # Zynq parts: the PS configuration keys (pins and properties differ between the two PS IPs).

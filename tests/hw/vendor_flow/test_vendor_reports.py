@@ -4,9 +4,9 @@ import os
 import shutil
 from pathlib import Path
 
-from hw.vendor.hls_reports import layer_config_map, module_layer, parse_csynth_xml, parse_hls_solution
-from hw.vendor.reports import SOURCE_HLS, SOURCE_IMPL, SOURCE_SYNTH, find_vendor_reports
-from hw.vendor.vivado_reports import parse_timing_summary, parse_utilization, parse_utilization_hierarchical
+from hw.vendor_flow.hls_reports import layer_config_map, module_layer, parse_csynth_xml, parse_hls_solution
+from hw.vendor_flow.reports import SOURCE_HLS, SOURCE_IMPL, SOURCE_SYNTH, find_vendor_reports
+from hw.vendor_flow.vivado_reports import parse_timing_summary, parse_utilization, parse_utilization_hierarchical
 
 FIX = Path(__file__).parents[2] / 'fixtures' / 'vendor_reports'
 REPORT = FIX / 'hls' / 'hsbinet_prj' / 'solution1' / 'syn' / 'report'

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hw.vendor.report_cells import num, pct
+from hw.vendor_flow.report_cells import num, pct
 
 
 def _tables(lines: list[str]):

@@ -15,8 +15,8 @@ The folder is written into a temporary sibling and renamed into place, so a half
 never looks complete. Nothing inside the scripts depends on the time of generation (only the
 manifest records it), so two runs on the same inputs give identical scripts.
 
-The script texts are files in ``hw/vendor/templates/``, filled by :mod:`hw.vendor.scripts` and
-:mod:`hw.vendor.block_design` through :func:`hw.vendor.templates.render`.
+The script texts are files in ``hw/vendor_flow/templates/``, filled by :mod:`hw.vendor_flow.scripts` and
+:mod:`hw.vendor_flow.block_design` through :func:`hw.vendor_flow.templates.render`.
 
 Targets Vivado / Vitis HLS 2023.2 (``vitis_hls -f``); Vitis 2024.1/2024.2 run the same HLS script
 through ``vitis-run --mode hls --tcl``. Units: clock in MHz (``clock_mhz``) and ns (periods).
@@ -31,16 +31,14 @@ import time
 from pathlib import Path
 
 from hw.parts import DEFAULT_CLOCK_MHZ, Part, get_part
-from hw.vendor.block_design import block_design_tcl, has_ps
+from hw.vendor_flow.block_design import block_design_tcl, has_ps
 from hw.design import BUILD_PRODUCTS
-from hw.vendor.hls_project import find_hls_project, read_hls_project
-from hw.vendor.scripts import (BD_PROJECT, HLS_SOLUTION, IP_LIBRARY, IP_VENDOR, IP_VERSION, TOOL_VERSION,
+from hw.vendor_flow.hls_project import read_hls_project
+from hw.vendor_flow.scripts import (BD_PROJECT, HLS_SOLUTION, IP_LIBRARY, IP_VENDOR, IP_VERSION, TOOL_VERSION,
                                constraints_xdc, hls_tcl, impl_tcl, project_tcl, readme, run_all_sh)
-from hw.vendor.templates import render
+from hw.vendor_flow.templates import render
 from quant_models.common import HsbinetError
 
-# find_hls_project / read_hls_project live in hw.vendor.hls_project; offered here too for the callers
-__all__ = ['VENDOR_FORMAT', 'TOOLS_REQUIRED', 'write_vendor_project', 'find_hls_project', 'read_hls_project']
 
 VENDOR_FORMAT = 'hsbinet-vendor-project/1'
 TOOLS_REQUIRED = {
@@ -123,7 +121,7 @@ def write_vendor_project(hls_project_dir, out_dir, part, clock_mhz: float = DEFA
             'part': part.to_dict(), 'board': board, 'board_part': board_part,
             'has_ps': has_ps(part), 'evaluation_bitstream_only': not has_ps(part),
             'clock_mhz': clock_mhz, 'clock_period_ns': round(1000.0 / clock_mhz, 3),
-            'hls_project': h.to_dict(),
+            'design_sha256': h.sha256, 'hls_project': h.to_dict(),
             'ip_vlnv': f'{IP_VENDOR}:{IP_LIBRARY}:{h.top}:{IP_VERSION}',
             'tools_required': TOOLS_REQUIRED, 'tool_version_targeted': TOOL_VERSION,
             'steps': steps, 'run': 'bash run_all.sh',

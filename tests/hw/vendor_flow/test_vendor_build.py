@@ -10,10 +10,10 @@ import pytest
 
 from hw.parts import resolve_target
 from build_flows.cli import main
-from hw.vendor.hls_project import read_hls_project
-from hw.vendor.project import write_vendor_project
-from hw.vendor.reports import SOURCE_IMPL
-from hw.vendor.tools import EXIT_TOOLS_MISSING, missing_tools
+from hw.vendor_flow.hls_project import read_hls_project
+from hw.vendor_flow.project import write_vendor_project
+from hw.vendor_flow.reports import SOURCE_IMPL
+from hw.vendor_flow.tools import EXIT_TOOLS_MISSING, missing_tools
 from quant_models.common import HsbinetError
 
 FIX = Path(__file__).parents[2] / 'fixtures' / 'vendor_reports'
@@ -32,6 +32,18 @@ def hls_build(tmp_path_factory):
     final = build_final_qonnx(raw, root / 'final.onnx')
     lower_project(final, root / 'csim', backend='Vitis', log=lambda s: None)
     return root
+
+
+def test_build_refuses_a_project_changed_after_lowering(hls_build, tmp_path):
+    import shutil
+
+    from build_flows.cli import main
+    b = tmp_path / 'b'
+    shutil.copytree(hls_build / 'csim', b)
+    w = next((b / 'hls4ml_prj' / 'firmware' / 'weights').glob('*.txt'))
+    w.write_text(w.read_text() + ' ')
+    assert main(['build', '--build', str(b), '--out', str(tmp_path / 'o')]) == 2
+    assert not (tmp_path / 'o' / 'vendor').exists()
 
 
 def _text(vendor: Path, name: str) -> str:
@@ -61,6 +73,8 @@ def test_vendor_project_per_part(hls_build, tmp_path, key):
     man = json.loads(_text(vendor, 'manifest.json'))
     assert man['part']['vendor_part'] == PARTS[key] and man['clock_mhz'] == 150.0
     assert man['hls_project']['sha256'] == read_hls_project(hls_build / 'csim' / 'hls4ml_prj').sha256
+    # one design identity: the vendor project names the lowered design by the hash in design.json
+    assert man['design_sha256'] == json.loads((hls_build / 'csim' / 'design.json').read_text())['sha256']
     assert set(man['tools_required']) == {'vitis_hls', 'vivado'}
     project = _text(vendor, 'project.tcl')
     assert f'set part {PARTS[key]}' in project and 'set clock_period 6.667' in project

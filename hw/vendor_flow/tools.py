@@ -1,4 +1,4 @@
-"""Find and run the AMD vendor tools (Vitis HLS, Vivado) on a project from :mod:`hw.vendor.project`.
+"""Find and run the AMD vendor tools (Vitis HLS, Vivado) on a project from :mod:`hw.vendor_flow.project`.
 
 ``vitis_hls`` (Vitis HLS 2023.2) or ``vitis-run`` (Vitis 2024.1+, ``--mode hls``) runs the HLS
 step; ``vivado`` runs the block design and the implementation. When they are not on PATH,
@@ -82,9 +82,9 @@ def run_vendor_flow(vendor_dir, log: Callable[[str], None] = print) -> dict:
     Each step's output goes to ``<vendor_dir>/logs/<script>.log``; a non-zero return code or a
     missing expected output raises :class:`VendorFlowError`. Raises :class:`VendorToolsMissing`
     before running anything when a tool is absent. Returns {steps: [{name, command, rc, seconds,
-    log}], bitstream: path, reports: :func:`hw.vendor.reports.find_vendor_reports` of the folder}.
+    log}], bitstream: path, reports: :func:`hw.vendor_flow.reports.find_vendor_reports` of the folder}.
     """
-    from hw.vendor.reports import find_vendor_reports
+    from hw.vendor_flow.reports import find_vendor_reports
 
     vendor_dir = Path(vendor_dir).resolve()
     manifest = json.loads((vendor_dir / 'manifest.json').read_text())

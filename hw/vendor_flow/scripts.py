@@ -6,9 +6,9 @@ Units: ``clock_mhz`` in MHz, periods in ns (3 decimals), widths in bits.
 from __future__ import annotations
 
 from hw.parts import Part
-from hw.vendor.block_design import PS, has_ps
-from hw.vendor.hls_project import HlsProject
-from hw.vendor.templates import render
+from hw.vendor_flow.block_design import PS, has_ps
+from hw.vendor_flow.hls_project import HlsProject
+from hw.vendor_flow.templates import render
 
 TOOL_VERSION = '2023.2'
 IP_VENDOR, IP_LIBRARY, IP_VERSION = 'hsbinet', 'hls', '1.0'

@@ -1,4 +1,4 @@
-"""Bounds-derived fixed-point types for every layer, as one hls4ml optimizer pass.
+"""Bounds-derived fixed-point types for every layer of an hls4ml layer graph (interval arithmetic).
 
 hls4ml cannot infer types behind binary inputs and its automatic types are either too narrow
 (silent wrap-around: a 72-term popcount in fixed<16,6>) or balloon (fixed<79,41>). So every layer's

@@ -30,7 +30,7 @@ import yaml
 
 from build_flows.config import BuildConfig, model_config
 from build_flows.manifest import Manifest
-from quant_models.common import HsbinetError
+from quant_models.common import HsbinetError, atomic_write_json, atomic_write_text
 
 Log = Callable[[str], None]
 PATHS = {'data': 'data', 'train': 'train', 'eval': 'eval', 'hw': 'hw'}
@@ -262,8 +262,6 @@ def step_finn(b: Build) -> dict:
 def step_vendor(b: Build) -> dict:
     """Vitis HLS + Vivado project of the lowered design -> vendor/; the bitstream when asked and the
     tools are on PATH (raises hw.vendor_flow.tools.VendorToolsMissing otherwise, after writing it)."""
-    import json
-
     from hw.design import check_unchanged, load_design
     from hw.parts import resolve_target
     from hw.vendor_flow.hls_project import find_hls_project
@@ -285,7 +283,7 @@ def step_vendor(b: Build) -> dict:
         return result
     flow = run_vendor_flow(vendor, log=b.log)
     result.update(ran=True, flow=flow)
-    (vendor / 'build_result.json').write_text(json.dumps(flow, indent=2, default=str))
+    atomic_write_json(vendor / 'build_result.json', flow, indent=2)
     rep = flow.get('reports')
     if rep:
         t = rep['total']
@@ -353,7 +351,7 @@ def run(cfg: BuildConfig, out: str | Path | None = None, steps=None, start: str 
     out = Path(out) if out is not None else Path('runs') / (Path(cfg.scene).stem or 'scene')
     resume = start is not None and names[0] != (steps or RUN_STEPS)[0]
     _prepare_out(out, fresh=not resume)
-    (out / 'config.yaml').write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     man = Manifest(out, {**cfg.to_dict(), '_source': cfg.source}, resume=resume)
     build = Build(out, cfg, manifest=man, log=log, progress=progress)
     results = run_steps(build, names)

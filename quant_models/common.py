@@ -75,11 +75,14 @@ def atomic_write_json(path: str | Path, obj, indent: int = 1) -> Path:
 
 
 def _json_default(o):
+    """numpy scalars/arrays as numbers/lists, sets as lists, anything else (paths, ...) as its text."""
     if isinstance(o, np.generic):
         return o.item()
-    if isinstance(o, (Path, set, tuple)):
-        return str(o) if isinstance(o, Path) else list(o)
-    raise TypeError(f'not JSON serialisable: {type(o).__name__}')
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    return str(o)
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

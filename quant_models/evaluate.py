@@ -9,7 +9,6 @@ Baselines: ``bicubic`` = the file's LMS (HyperPanCollection's bicubic-interpolat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from quant_models import metrics, plots
+from quant_models.common import atomic_write_json
 from quant_models.data.hpc_format import read_hpc
 from quant_models.train import load_checkpoint, model_from_checkpoint
 
@@ -54,7 +54,6 @@ def evaluate(checkpoint: str | Path, test_h5: str | Path, out_dir: str | Path, l
         'beats_bicubic': {k: _better(k, results['hsbinet'][k], results['bicubic'][k]) for k in ('psnr', 'sam')},
         'conventions': metrics.CONVENTIONS,
     }
-    (out_dir / 'metrics.json').write_text(json.dumps(report, indent=2))
 
     wl = data.attrs.get('wavelengths_nm')
     wl = None if wl is None else np.asarray(wl, dtype=float)
@@ -72,7 +71,7 @@ def evaluate(checkpoint: str | Path, test_h5: str | Path, out_dir: str | Path, l
     if ckpt.get('history'):
         figs['training'] = plots.training_curves_png(ckpt['history'], out_dir / 'training.png')
     report['figures'] = {k: str(v) for k, v in figs.items()}
-    (out_dir / 'metrics.json').write_text(json.dumps(report, indent=2))
+    atomic_write_json(out_dir / 'metrics.json', report, indent=2)  # once, after the figures: never a partial record
     log(format_table(results))
     return report
 

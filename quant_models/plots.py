@@ -15,6 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from quant_models.common import atomic_write
+
 __all__ = ['RGB_TARGETS_NM', 'RGB_FRACTIONS', 'rgb_bands', 'stretch_limits', 'pseudo_colour',
            'comparison_png', 'error_map_png', 'spectral_curves_png', 'training_curves_png',
            'choose_pixels']
@@ -38,11 +40,8 @@ def _cube(x, name='cube') -> np.ndarray:
 
 
 def _save(fig: Figure, path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(p, format='png', dpi=DPI)
-    return p
+    return atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=DPI))
 
 
 def rgb_bands(wavelengths_nm: Sequence[float] | None, n_bands: int) -> tuple[int, int, int]:

@@ -9,7 +9,6 @@ validation loss). ``resume=True`` continues from ``last.pt``; shuffling is seede
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from quant_models.data.dataset import PanDataset
-from quant_models.common import HsbinetError
+from quant_models.common import HsbinetError, atomic_write
 from quant_models.estimators import set_estimator_progress
 from quant_models.hsbinet import HSBiNet, HSBiNetConfig, build_model
 
@@ -61,9 +60,7 @@ def seed_everything(seed: int) -> None:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + '.partial')
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda p: torch.save(obj, p))
 
 
 def load_checkpoint(path: str | Path) -> dict:

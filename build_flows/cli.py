@@ -24,7 +24,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')
 
 
-FLAGS = {'hw.part': '--part', 'hw.clock_mhz': '--clock', 'hw.patches': '--patches', 'hw.backend': '--backend',
+FLAGS = {'hw.folding': '--folding', 'hw.target_mpx': '--target-mpx', 'hw.part': '--part', 'hw.clock_mhz': '--clock',
+         'hw.patches': '--patches', 'hw.backend': '--backend',
          'train.epochs': '--epochs', 'train.time_budget_min': '--time-budget', 'scene': '--scene', 'seed': '--seed',
          'data.ratio': '--ratio', 'data.gnyq': '--gnyq', 'data.patch': '--patch', 'data.test_patch': '--test-patch'}
 
@@ -74,8 +75,10 @@ def _cmd_lower(a) -> None:
         print(f'FINN dataflow graph: {r["files"]["lowered"]}; estimates: {r["files"]["estimates"]}; '
               f'folding: {r["files"]["folding"]}')
         return
-    r = _single(a, ['lower'], a.config, {'hw': {'backend': a.backend}}, paths={'hw': out},
-                options={'onnx': a.onnx})['lower']
+    hw = {'backend': a.backend, **({'folding': a.folding} if a.folding else {}),
+          **({'target_mpx': a.target_mpx} if a.target_mpx is not None else {}),
+          **({'part': a.part} if a.part else {})}
+    r = _single(a, ['lower'], a.config, {'hw': hw}, paths={'hw': out}, options={'onnx': a.onnx})['lower']
     print(f'hls4ml io_stream project ({a.backend}): {out / "hls4ml_prj"}; design {r["design_sha256"][:16]}; '
           f'precision table: {out / "precisions.json"}')
 
@@ -173,7 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument('--backend', default='Vitis', choices=['Vitis', 'Vivado', 'finn'])
     lo.add_argument('--config', help='YAML config')
     lo.add_argument('--target-cycles', type=int, help='finn: FINN SetFolding target, clock cycles per frame')
-    lo.add_argument('--folding', metavar='FILE', help='finn: FINN folding JSON (e.g. folding.json of a run)')
+    lo.add_argument('--folding', metavar='FILE|fit|none', help='hls4ml: fit (default: fastest that fits --part), none '
+                    '(reuse 1) or a folding file (folding.json, explore.json); finn: FINN folding JSON')
+    lo.add_argument('--target-mpx', type=float, help='hls4ml: the cheapest folding reaching this many Mpixel/s of PAN')
+    lo.add_argument('--part', help='hls4ml: the part the folding must fit (default hw.part, XQRKU060)')
     lo.set_defaults(func=_cmd_lower)
 
     c = sub.add_parser('csim', help='C-simulation of a lowered project vs PyTorch and QONNX on .h5 patches; '

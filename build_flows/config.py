@@ -45,10 +45,18 @@ class DataConfig:
 
 @dataclass
 class HwConfig:
-    """The accelerator: target part and clock (MHz), hls4ml backend, C-simulated test patches."""
+    """The accelerator: target part and clock (MHz), hls4ml backend, folding, C-simulated patches.
+
+    ``folding``: ``fit`` (the fastest balanced folding that fits ``part``, or with ``target_mpx``
+    the cheapest that reaches that many Mpixel/s of PAN), ``none`` (reuse 1 everywhere) or the path
+    of a folding file (``folding.json`` of a build, ``explore.json`` of ``hsbinet explore``); every
+    choice also writes branch-balancing FIFO depths (hw.estimates.folding).
+    """
     part: str = DEFAULT_PART
     clock_mhz: float = DEFAULT_CLOCK_MHZ
     backend: str = 'Vitis'
+    folding: str = 'fit'
+    target_mpx: float | None = None
     patches: int = 4
 
 
@@ -149,6 +157,9 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
     need(h.clock_mhz > 0, 'hw.clock_mhz', 'a clock in MHz > 0', h.clock_mhz)
     need(h.backend in ('Vitis', 'Vivado'), 'hw.backend', "'Vitis' or 'Vivado'", h.backend)
     need(h.patches >= 1, 'hw.patches', 'an integer >= 1', h.patches)
+    need(h.target_mpx is None or h.target_mpx > 0, 'hw.target_mpx', 'Mpixel/s > 0 or null', h.target_mpx)
+    need(h.folding in ('fit', 'none') or Path(h.folding).is_file(), 'hw.folding',
+         "'fit', 'none' or an existing folding file", h.folding)
     get_part(h.part)  # names the known parts if unknown
     try:
         cfg.train.validate()

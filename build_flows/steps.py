@@ -175,12 +175,22 @@ def step_verify_qonnx(b: Build) -> dict:
 
 def step_lower(b: Build) -> dict:
     """hw/final.onnx -> hw/hls4ml_prj + precisions.json + design.json (hls4ml io_stream)."""
+    from hw.estimates.folding import folding_from_file, plan_folding, replan_fifos, unfolded
     from hw.hls.lower import lower_project
+    h = b.cfg.hw
     final = Path(b.options.get('onnx') or b.dir('hw') / 'final.onnx')
-    d = lower_project(final, b.dir('hw'), backend=b.cfg.hw.backend, log=b.log)
-    b.record('design', b.dir('hw') / 'design.json')
-    b.record('precisions', b.dir('hw') / 'precisions.json')
-    return {'design_sha256': d['sha256'], 'backend': d['backend'], 'layers': len(d['layers'])}
+    policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz, h.target_mpx),
+                'none': lambda d: unfolded(d, h.clock_mhz)}
+    folding = policies.get(h.folding, lambda d: folding_from_file(d, h.folding, h.clock_mhz))
+    d = lower_project(final, b.dir('hw'), backend=h.backend, folding=folding, replan=replan_fifos, log=b.log)
+    f = d['folding']
+    b.log(f'folding: {f["policy"]}: reuse up to {max(f["reuse"].values())}, '
+          f'{f["performance"]["mpixel_per_s"]:.3f} Mpixel/s (analytical), FIFO depths written for '
+          f'{len(f["fifo_depths"])} streams')
+    for name in ('design', 'precisions', 'folding'):
+        b.record(name, b.dir('hw') / f'{name}.json')
+    return {'design_sha256': d['sha256'], 'backend': d['backend'], 'layers': len(d['layers']),
+            'folding': {k: f[k] for k in ('policy', 'target_cycles_per_px', 'reuse')}}
 
 
 def step_csim(b: Build) -> dict:

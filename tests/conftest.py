@@ -92,3 +92,15 @@ def small_lowered_any(request, small_final, small_lowered, tmp_path_factory):
 
 
 os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')
+
+
+@pytest.fixture(scope='session')
+def small_folded(small_final, tmp_path_factory):
+    """The small design lowered with a folding plan: the cheapest folding reaching 0.5 Mpixel/s on
+    XC7Z020 at 100 MHz (reuse factors > 1, hls4ml's Resource strategy), planned FIFO depths."""
+    from hw.estimates.folding import plan_folding, replan_fifos
+    from hw.hls.lower import lower_project
+    out = tmp_path_factory.mktemp('small_folded')
+    lower_project(small_final, out, folding=lambda d: plan_folding(d, 'XC7Z020', 100.0, target_mpx=0.5),
+                  replan=replan_fifos, **QUIET)
+    return out

@@ -247,16 +247,22 @@ def _path_delays(layers: list[dict], est: dict[str, LayerEstimate]) -> dict[str,
     return delay
 
 
-def _fifo_plan(layers: list[dict], delay: dict[str, int]) -> list[Memory]:
-    """FIFO depth on each stream: branch-balancing depth where two paths meet, else the minimum.
-
-    At a Merge/Concatenate the input that arrives earlier must buffer the difference of the two
-    paths' delays (times FIFO_MARGIN).
+def _fifo_plan(layers: list[dict], delay: dict[str, int], written: bool = True) -> list[Memory]:
+    """FIFO depth on each stream: the depth written into the project (``in_depths`` of design.json)
+    when ``written`` and known, else the branch-balancing plan: where two paths meet at a
+    Merge/Concatenate the input that arrives earlier buffers the difference of the two paths'
+    delays (times FIFO_MARGIN); every other stream the minimum.
     """
     by = {lay['name']: lay for lay in layers}
     fifos = []
     for lay in layers:
-        for i in lay['inputs']:
+        depths = lay.get('in_depths') or [None] * len(lay['inputs'])
+        for i, as_written in zip(lay['inputs'], depths):
+            if written and as_written is not None:
+                src = by[i]
+                fifos.append(memory(f'{i} -> {lay["name"]}', 'FIFO', int(as_written), src['out_shape'][-1] * src['result_bits'],
+                                    shift_register=True, note='depth as written in the project'))
+                continue
             src = by[i]
             width = src['out_shape'][-1] * src['result_bits']
             depth = FIFO_MIN_DEPTH
@@ -274,9 +280,11 @@ def _fifo_plan(layers: list[dict], delay: dict[str, int]) -> list[Memory]:
 def estimate(design: dict, reuse: int | dict | None = None, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
     """Analytical estimate of ``design``.
 
-    ``reuse``: None = the reuse factors hls4ml wrote; a {layer: reuse} map; or an int T = a target
-    of T cycles per PAN pixel: every conv takes the largest hls4ml-valid reuse factor R with
-    R x (its input pixels) <= T x (frame pixels), i.e. balanced folding (R = 1 when none is valid).
+    ``reuse``: None = the design as lowered (the reuse factors and FIFO depths written into the
+    project); a {layer: reuse} map or an int T = a hypothetical folding, whose FIFOs are the
+    branch-balancing plan: with T (cycles per PAN pixel) every conv takes the largest hls4ml-valid
+    reuse factor R with R x (its input pixels) <= T x (frame pixels), i.e. balanced folding (R = 1
+    when none is valid).
     """
     layers = design['layers']
     H, W = design['frame']['height'], design['frame']['width']
@@ -291,7 +299,7 @@ def estimate(design: dict, reuse: int | dict | None = None, clock_mhz: float = D
             r = closest_valid_reuse(lay, int(reuse) * frame_px // in_px)
         est[lay['name']] = layer_estimate(lay, int(r))
     delay = _path_delays(layers, est)
-    fifos = _fifo_plan(layers, delay)
+    fifos = _fifo_plan(layers, delay, written=reuse is None)
     per_layer = list(est.values())
     mems = [m for e in per_layer for m in e.memories] + fifos
     interval = max(e.cycles_per_frame for e in per_layer)

@@ -82,7 +82,9 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
     report['fastest_fit'] = None if best is None else {
         'part': main_part.key, 'target_cycles_per_px': best['target_cycles_per_px'], 'reuse': best['reuse'],
         'performance': best['performance'], 'total': best['total'],
-        'utilization_pct': best['utilization_pct'][main_part.key], 'source': 'analytical'}
+        'utilization_pct': best['utilization_pct'][main_part.key], 'source': 'analytical',
+        'status': 'hypothesis: not lowered, generated or C-simulated'}
+    report['folding'] = design.get('folding')
     modules = {lay['name']: lay.get('module') for lay in design['layers']}
     for lay in report['layers']:
         lay['module'] = modules.get(lay['name'])
@@ -104,8 +106,11 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
 def format_report(r: dict) -> str:
     """Console summary: performance, totals, the fit table."""
     p, t = r['performance'], r['total']
-    lines = [f'resource/latency report ({p["frame"][0]}x{p["frame"][1]} PAN px per frame, {r["frame"]["bands"]} bands, '
-             f'{r["clock_mhz"]:.0f} MHz; source: analytical)',
+    f = r.get('folding')
+    lines = [f'resource/latency report of design {r["design_sha256"][:16]} as lowered ({p["frame"][0]}x{p["frame"][1]} '
+             f'PAN px per frame, {r["frame"]["bands"]} bands, {r["clock_mhz"]:.0f} MHz; source: analytical)',
+             f'  folding: {f["policy"] + ", reuse up to " + str(max(f["reuse"].values())) if f else "as hls4ml wrote it"}; '
+             f'FIFO depths {"as planned and written" if f else "hls4ml defaults (one frame per stream)"}',
              f'  frame interval {p["ii_cycles_per_frame"]:,} cycles (bottleneck {p["bottleneck"]}), latency '
              f'{p["latency_cycles"]:,} cycles = {p["latency_us"]:.1f} us',
              f'  throughput {p["frames_per_s"]:,.1f} frames/s = {p["mpixel_per_s"]:.3f} Mpixel/s (PAN)',
@@ -119,9 +124,10 @@ def format_report(r: dict) -> str:
     b = r.get('fastest_fit')
     if b:
         u = b['utilization_pct']
-        lines.append(f'  fastest folding that fits {b["part"]}: {b["target_cycles_per_px"]} cycles/px (reuse up to '
-                     f'{max(b["reuse"].values())}): {b["performance"]["mpixel_per_s"]:.3f} Mpixel/s, LUT {u["lut"]:.1f} %, '
-                     f'BRAM {u["bram36"]:.1f} %, DSP {u["dsp"]:.1f} %  (hsbinet explore for the sweep)')
+        lines.append(f'  hypothesis (not lowered): fastest folding that fits {b["part"]}: {b["target_cycles_per_px"]} cycles/px '
+                     f'(reuse up to {max(b["reuse"].values())}): {b["performance"]["mpixel_per_s"]:.3f} Mpixel/s, '
+                     f'LUT {u["lut"]:.1f} %, BRAM {u["bram36"]:.1f} %, DSP {u["dsp"]:.1f} %  (hsbinet explore for the sweep; '
+                     '`hsbinet lower --folding` to build it)')
     elif 'fastest_fit' in r:
         lines.append(f'  no folding of this design fits {r["part"]}')
     if r.get('vendor'):
@@ -149,7 +155,7 @@ def _markdown(r: dict) -> str:
         md.append(f'| {k} ({f["vendor_part"]}) | ' + ' | '.join(cells) + f' | {"yes" if f["fits"] else "**no**"} |')
     b = r.get('fastest_fit')
     if b:
-        md += ['', f'Fastest folding that fits {b["part"]} (analytical): {b["target_cycles_per_px"]} cycles per PAN pixel, '
+        md += ['', f'Hypothesis (not lowered, generated or C-simulated): fastest folding that fits {b["part"]} (analytical): {b["target_cycles_per_px"]} cycles per PAN pixel, '
                f'{b["performance"]["mpixel_per_s"]:.3f} Mpixel/s, LUT {b["utilization_pct"]["lut"]:.1f} %, BRAM '
                f'{b["utilization_pct"]["bram36"]:.1f} %, DSP {b["utilization_pct"]["dsp"]:.1f} %; reuse factors: '
                + ', '.join(f'{k} {v}' for k, v in b['reuse'].items()) + '.']

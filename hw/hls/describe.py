@@ -36,6 +36,11 @@ def _plain(v):
         return str(v)
 
 
+def _depth(var) -> int | None:
+    pragma = getattr(var, 'pragma', None)
+    return int(pragma[1]) if isinstance(pragma, tuple) and len(pragma) > 1 else None
+
+
 def describe(hls_model, final_onnx: str | Path, model_cfg: dict | None = None, io_bits=(16, 2)) -> dict:
     """The design description of ``hls_model`` lowered from ``final_onnx`` (schema: :mod:`hw.design`)."""
     from qonnx.core.modelwrapper import ModelWrapper
@@ -51,8 +56,9 @@ def describe(hls_model, final_onnx: str | Path, model_cfg: dict | None = None, i
         in_bits = [_bits(hls_model.get_layer_output_variable(i).type.precision) for i in layer.inputs
                    if i in var_owner] if layer.class_name != 'Input' else []
         node = qmodel.find_producer(layer.outputs[0]) if layer.outputs else None
-        pragma = getattr(out, 'pragma', None)
-        depth = pragma[1] if isinstance(pragma, tuple) and len(pragma) > 1 else None
+        in_depths = [_depth(hls_model.get_layer_output_variable(i)) for i in layer.inputs
+                     if i in var_owner] if layer.class_name != 'Input' else []
+        depth = _depth(out)
         layers.append({
             'name': layer.name, 'class': layer.class_name, 'inputs': ins, 'in_bits': in_bits,
             'out_shape': [int(s) for s in out.shape], 'result_bits': _bits(out.type.precision),
@@ -64,6 +70,7 @@ def describe(hls_model, final_onnx: str | Path, model_cfg: dict | None = None, i
             'module': torch_module(node) if node is not None else None,
             'traced': bool(layer.get_attr('trace', False)) and layer.get_attr('function_cpp') is not None,
             'stream_depth': int(depth) if depth is not None else None,
+            'in_depths': in_depths,
             'outputs': len(layer.outputs),
         })
     frame = layers[-1]['out_shape']  # the output stream: one HR frame of B bands

@@ -60,7 +60,9 @@ def _convert_once(qmodel, out_dir: Path, backend: str, layer_cfg: dict, part: st
         config = hls4ml.utils.config_from_onnx_model(qmodel, granularity='name', backend=backend,
                                                      default_precision=SENTINEL_DEFAULT)
     for name, c in layer_cfg.items():
-        config['LayerName'].setdefault(name, {}).setdefault('Precision', {}).update(c['Precision'])
+        entry = config['LayerName'].setdefault(name, {})
+        entry.setdefault('Precision', {}).update(c.get('Precision', {}))
+        entry.update({k: v for k, v in c.items() if k in ('ReuseFactor', 'Strategy')})
     kwargs = {'part': part} if part else {}
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(chatter):
         warnings.simplefilter('always')
@@ -89,12 +91,17 @@ def _config_names(hm, qmodel, derived: dict) -> dict:
 
 
 def convert(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis', io_bits=(16, 2),
-            part: str | None = None, project: str = PROJECT):
+            part: str | None = None, project: str = PROJECT, folding=None, replan=None, model_cfg: dict | None = None):
     """(hls4ml ModelGraph of ``final_onnx`` (io_stream) with bounds-derived types, derivation table).
 
     The input streams carry fixed<io_bits> values (the host sends sensor data already on that
     grid); every other type comes from :func:`hw.hls.bounds.derive_precisions` on a first
     conversion at :data:`SENTINEL_DEFAULT` (see hw.hls.bounds for why it is not a pass).
+    ``folding``: None (reuse 1, hls4ml's FIFO depths) or a function from the first conversion's
+    design description to a plan of :mod:`hw.estimates.folding` (per-layer ReuseFactor and
+    strategy), which the real conversion is given; ``replan(design, plan)`` then plans the FIFO
+    depth of every stream of the real conversion, and the project is written with them.
+    Returns (model, derivation table, plan or None).
     """
     from qonnx.core.modelwrapper import ModelWrapper
 
@@ -110,7 +117,18 @@ def convert(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis',
     with tempfile.TemporaryDirectory(prefix='hsbinet_bounds_') as tmp:
         first = _convert_once(qmodel, Path(tmp), backend, {}, part, project, chatter)
     derived, table = derive_precisions(first, f'fixed<{io_bits[0]},{io_bits[1]}>')
+    plan = None
+    if folding is not None:
+        plan = folding(describe(first, final_onnx, model_cfg=model_cfg, io_bits=io_bits))
+        for name, r in plan['reuse'].items():
+            entry = derived.setdefault(name, {'Precision': {}})
+            entry['ReuseFactor'] = int(r)
+            if r > 1:
+                entry['Strategy'] = plan['strategy'][name]
     hm = _convert_once(qmodel, out_dir, backend, _config_names(first, qmodel, derived), part, project, chatter)
+    if plan is not None:
+        plan = replan(describe(hm, final_onnx, model_cfg=model_cfg, io_bits=io_bits), plan)
+        _write_fifo_depths(hm, plan['fifo_depths'])
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / 'hls4ml_convert.log').write_text(chatter.getvalue())
     left = [layer.name for layer in hm.get_layers()
@@ -121,11 +139,36 @@ def convert(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis',
     hm.config.trace_output = True  # trace hooks in the C++ (not synthesised), see the module docstring
     for layer in hm.get_layers():  # every single-stream layer can be traced (hls4ml's trace keys by name)
         layer.set_attr('trace', len(layer.get_variables()) == 1 and layer.class_name != 'Clone')
-    return hm, table
+    if plan is not None:
+        got = {layer.name: int(layer.get_attr('reuse_factor')) for layer in hm.get_layers() if layer.name in plan['reuse']}
+        if got != {k: int(v) for k, v in plan['reuse'].items()}:
+            bad = next(k for k in plan['reuse'] if got.get(k) != int(plan['reuse'][k]))
+            raise HsbinetError('hls4ml did not take the planned reuse factor', key=bad,
+                               expected=str(plan['reuse'][bad]), found=str(got.get(bad)))
+    return hm, table, plan
+
+
+def _write_fifo_depths(hm, depths: dict[str, int]) -> None:
+    """Give every stream between two layers its planned depth (``"producer -> consumer"``); io_stream
+    gives each stream exactly one consumer (hls4ml inserts Clone layers at fan-outs)."""
+    owner = {o: layer.name for layer in hm.get_layers() for o in layer.outputs}
+    missing = []
+    for layer in hm.get_layers():
+        if layer.class_name == 'Input':
+            continue
+        for v in layer.inputs:
+            edge = f'{owner.get(v)} -> {layer.name}'
+            if edge not in depths:
+                missing.append(edge)
+                continue
+            hm.get_layer_output_variable(v).pragma = ('stream', int(depths[edge]))
+    if missing:
+        raise HsbinetError('The FIFO plan does not cover a stream of the design', key=missing[0],
+                           hint='plan the folding on the design being lowered')
 
 
 def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis', part: str | None = None,
-                  log: Callable[[str], None] = print) -> dict:
+                  folding=None, replan=None, log: Callable[[str], None] = print) -> dict:
     """The lowered project in ``out_dir`` (see the module docstring); returns its design description
     (as written to design.json, with the content hash ``sha256``).
 
@@ -145,11 +188,15 @@ def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'V
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(final_onnx, out_dir / 'final.onnx')
         final_onnx = out_dir / 'final.onnx'
-    hm, table = convert(final_onnx, prj, backend=backend, io_bits=io_bits, part=part)
+    hm, table, plan = convert(final_onnx, prj, backend=backend, io_bits=io_bits, part=part, folding=folding,
+                              replan=replan, model_cfg=model_cfg)
     with contextlib.redirect_stdout(io.StringIO()):
         hm.write()
     atomic_write_json(out_dir / 'precisions.json', table)
-    design = write_design(describe(hm, final_onnx, model_cfg=model_cfg, io_bits=io_bits), prj, out_dir / 'design.json')
+    if plan is not None:
+        atomic_write_json(out_dir / 'folding.json', plan)
+    design = describe(hm, final_onnx, model_cfg=model_cfg, io_bits=io_bits)
+    design = write_design({**design, 'folding': plan}, prj, out_dir / 'design.json')
     log(f'{len(table)} layers, every precision derived from worst-case bounds -> {out_dir / "precisions.json"}; '
         f'hls4ml {backend} io_stream project {prj} (design {design["sha256"][:16]})')
     return design

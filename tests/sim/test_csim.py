@@ -96,6 +96,15 @@ def test_csim_of_the_small_design_is_bit_exact_on_both_backends(small_model, sma
     assert golden['torch_nhwc'].shape == (4, 16, 16, 8)
 
 
+def test_csim_of_the_folded_design_is_bit_exact(small_model, small_folded, tmp_path):
+    """The Resource-strategy code paths (reuse factors > 1) of the folded project, C-simulated."""
+    torch.save({'model_config': small_model.cfg.to_dict(), 'state_dict': small_model.state_dict()}, tmp_path / 'm.pt')
+    v = run_csim(small_folded, tmp_path / 'm.pt', _small_test_file(tmp_path, small_model), tmp_path / 'v', log=QUIET)
+    design = json.loads((Path(small_folded) / 'design.json').read_text())
+    assert max(design['folding']['reuse'].values()) > 1
+    assert v['bit_exact'] is True and v['design_sha256'] == design['sha256']
+
+
 def test_csim_refuses_a_checkpoint_of_another_model(small_model, small_lowered, tmp_path):
     from quant_models.common import HsbinetError
     from tests.conftest import hardware_model

@@ -124,7 +124,7 @@ def _cmd_build(a) -> None:
     try:
         _single(a, ['vendor'], root=Path(a.build), paths={'hw': Path(a.build)},
                 options={'part': a.part, 'board': a.board, 'clock': a.clock, 'vendor_out': a.out,
-                         'bitstream': a.bitstream})
+                         'bitstream': a.bitstream, 'force': a.force})
     except VendorToolsMissing as e:
         print(f'hsbinet build: {e.message}', file=sys.stderr)
         raise SystemExit(EXIT_TOOLS_MISSING) from None
@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument('--board', help='ZCU102 or PYNQ-Z2 (implies the part; not with --part)')
     b.add_argument('--clock', type=float, help='accelerator clock in MHz (default 200; 100 for XC7Z020)')
     b.add_argument('--out', help='where to write vendor/ (default: the --build folder)')
+    b.add_argument('--force', action='store_true', help='package a design the report says does not fit the part')
     b.set_defaults(func=_cmd_build)
     return p
 

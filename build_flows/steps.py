@@ -269,6 +269,26 @@ def step_finn(b: Build) -> dict:
     return {'files': r['files']}
 
 
+def _fit_or_refuse(design: dict, part, clock_mhz: float, force: bool) -> dict:
+    """The analytical fit of the lowered design on ``part``; a design that does not fit is not
+    packaged (unless ``force``): the error names the limiting resource and the folding that fits."""
+    from hw.estimates.analytical import estimate
+    from hw.estimates.folding import plan_folding
+    from hw.parts import part_fit
+    fit = part_fit(estimate(design, None, clock_mhz)['total'], part)
+    if not fit['fits'] and not force:
+        lim = fit['limiting']
+        plan = plan_folding(design, part.key, clock_mhz)
+        would = (f'the fastest folding that fits is {plan["target_cycles_per_px"]} cycles/px (reuse up to '
+                 f'{max(plan["reuse"].values())}, {plan["performance"]["mpixel_per_s"]:.3f} Mpixel/s): lower again with '
+                 f'`hsbinet lower --folding fit --part {part.key}`') if plan['fits'].get(part.key) else \
+            f'no folding of this design fits {part.key}'
+        raise HsbinetError('The lowered design does not fit the part, so it is not packaged', key=f'{part.key} {lim}',
+                           expected='<= 100 % of every resource (analytical report)',
+                           found=f'{lim} {fit["utilization_pct"][lim]:.1f} %', hint=f'{would}; or --force to package it anyway')
+    return fit
+
+
 def step_vendor(b: Build) -> dict:
     """Vitis HLS + Vivado project of the lowered design -> vendor/; the bitstream when asked and the
     tools are on PATH (raises hw.vendor_flow.tools.VendorToolsMissing otherwise, after writing it)."""
@@ -281,13 +301,15 @@ def step_vendor(b: Build) -> dict:
     target, board = resolve_target(o.get('part') or (None if o.get('board') else b.cfg.hw.part), o.get('board'))
     clock = o.get('clock') or target.default_clock_mhz
     prj = find_hls_project(b.dir('hw'))
-    check_unchanged(*load_design(b.dir('hw')))
+    design, design_path = load_design(b.dir('hw'))
+    check_unchanged(design, design_path)
+    fit = _fit_or_refuse(design, target, clock, force=o.get('force', False))
     out = Path(o.get('vendor_out') or b.root)
     manifest = write_vendor_project(prj, out, target, clock_mhz=clock, board=board)
     vendor = Path(manifest['path'])
     b.log(f'vendor project for {target.key} ({target.vendor_part}{", " + board if board else ""}) at '
           f'{clock:g} MHz: {vendor} (from {prj})')
-    result = {'vendor_dir': str(vendor), 'manifest': manifest, 'ran': False, 'flow': None}
+    result = {'vendor_dir': str(vendor), 'manifest': manifest, 'ran': False, 'flow': None, 'fits': fit['fits']}
     if not o.get('bitstream'):
         b.log(f'to build the bitstream: hsbinet build --bitstream ..., or cd {vendor} && bash run_all.sh')
         return result

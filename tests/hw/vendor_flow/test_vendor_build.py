@@ -46,6 +46,20 @@ def test_build_refuses_a_project_changed_after_lowering(hls_build, tmp_path):
     assert not (tmp_path / 'o' / 'vendor').exists()
 
 
+def test_build_refuses_a_design_that_does_not_fit_unless_forced(hls_build, tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from build_flows.cli import main
+    from hw import parts
+    monkeypatch.setitem(parts.PARTS, 'XC7Z020', replace(parts.PARTS['XC7Z020'], lut=100))  # a part it cannot fit
+    assert main(['build', '--build', str(hls_build), '--part', 'XC7Z020', '--out', str(tmp_path / 'o')]) == 2
+    err = capsys.readouterr().err
+    assert 'does not fit' in err and 'XC7Z020 lut' in err and '--force' in err and 'Traceback' not in err
+    assert not (tmp_path / 'o' / 'vendor').exists()
+    assert main(['build', '--build', str(hls_build), '--part', 'XC7Z020', '--out', str(tmp_path / 'f'), '--force']) == 0
+    assert (tmp_path / 'f' / 'vendor' / 'manifest.json').is_file()
+
+
 def _text(vendor: Path, name: str) -> str:
     return (vendor / name).read_text()
 

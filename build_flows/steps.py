@@ -219,8 +219,8 @@ def step_report(b: Build) -> dict:
         b.record(f'report_{kind}', path)
     if b.manifest is not None:
         b.manifest.data['verdicts']['fits'] = {k: f['fits'] for k, f in rep['parts'].items()}
-    return {'part': rep['part'], 'design_sha256': rep['design_sha256'], 'performance': rep['performance'],
-            'total': rep['total']}
+    return {'part': rep['part'], 'design_sha256': rep['design_sha256'], 'fits': rep['parts'][rep['part']]['fits'],
+            'performance': rep['performance'], 'total': rep['total']}
 
 
 def design_of(model, patch: tuple[int, int], backend: str = 'Vitis') -> dict:
@@ -389,12 +389,13 @@ def run(cfg: BuildConfig, out: str | Path | None = None, steps=None, start: str 
     results = run_steps(build, names)
     man.complete()
     log(f'build folder: {out}  (manifest: {out / "manifest.json"})')
-    ev, cs = results.get('evaluate'), results.get('csim')
-    if ev and cs:
+    ev, cs, rp = results.get('evaluate'), results.get('csim'), results.get('report')
+    if ev and cs and rp:
         import json
         log(json.dumps({'psnr_db': {k: round(v['psnr'], 3) for k, v in ev['methods'].items()},
                         'sam_deg': {k: round(v['sam'], 3) for k, v in ev['methods'].items()},
                         'beats_bicubic': ev['beats_bicubic'], 'bit_exact': cs['bit_exact'],
                         'csim_mismatches': cs['mismatches'], 'csim_elements': cs['elements'],
-                        'design_sha256': cs['design_sha256']}))
+                        'fits': {rp['part']: rp['fits']}, 'mpixel_per_s': round(rp['performance']['mpixel_per_s'], 3),
+                        'design_sha256': cs['design_sha256'], 'report_design_sha256': rp['design_sha256']}))
     return man.data

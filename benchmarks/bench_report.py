@@ -1,12 +1,22 @@
-"""Headline table: hardware-profile HS-BiNet on a part at a clock: the highest throughput that fits.
+"""Headline table: hardware-profile HS-BiNet lowered with the fastest folding that fits a part.
 
-For each hidden width C and PAN frame size, an untrained hardware-profile model (191 bands,
-ratio 4, 2 blocks) is exported and converted by hls4ml (structure and types as the trained
-model's), then the folding sweep of ``hsbinet explore`` picks the fastest design that fits
-the part; its throughput (Mpixel/s of PAN) and utilisation are printed, with the wall time of the
-report and of the exploration. All resource figures are analytical (docs/resources.md).
+For each hidden width C and PAN frame (H x W), an untrained hardware-profile model (``--bands``
+bands, default 191; ratio 4; 2 blocks; weights do not change structure, types or folding) is
+exported and *lowered* with the folding plan the default ``hsbinet run`` uses (fastest balanced
+folding that fits ``--part``; the bands padded for the core, the AXI4-Stream adapter around it);
+the report of that lowered project (``hsbinet report``) gives the row. So every row describes a
+project that was generated, with the design hash that identifies it; it was not synthesised (no
+vendor tool here): its throughput and resources are the analytical model's, with the token-level
+stream simulation's frame interval beside it (each labelled).
 
-    python benchmarks/bench_report.py [--part XQRKU060] [--clock 200] [--hidden 32,64] [--frames 32,64] [--out DIR]
+Columns: cycles per PAN pixel and Mpixel/s (analytical, and token-simulated where the frame is
+small enough to simulate), LUT/FF/BRAM36/DSP % on XQRKU060, ZU9EG and XC7Z020, and LUT per binary
+MAC (XNOR) lane. ``--csim`` also times, on the first C's largest frame, the compilation of the
+lowered project and the C-simulation of one frame through the adapter (random inputs on the io
+grid), per 128 x 128 PAN pixels.
+
+    python benchmarks/bench_report.py [--part XQRKU060] [--clock 200] [--bands 191] [--hidden 32,64]
+                                      [--frames 32x32,8x256] [--csim] [--out DIR]
 """
 
 from __future__ import annotations
@@ -17,13 +27,44 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from build_flows.steps import design_of
-from hw.estimates.explore import explore
+from hw.estimates.folding import plan_folding
 from hw.estimates.report import build_report
-from hw.parts import DEFAULT_CLOCK_MHZ
+from hw.parts import DEFAULT_CLOCK_MHZ, PARTS
 from quant_models.hsbinet import HSBiNetConfig, build_model
+
+
+def _frames(text: str) -> list[tuple[int, int]]:
+    out = []
+    for f in text.split(','):
+        h, _, w = f.partition('x')
+        out.append((int(h), int(w or h)))
+    return out
+
+
+def _csim_time(folder: Path, design: dict) -> dict:
+    """Compile the lowered project (hls4ml's build script, adapter included) and run one frame."""
+    from hw.hls.axis import geometry_of, run_frame
+    from sim.csim import compile_project
+    t = time.time()
+    linked = compile_project(folder / 'hls4ml_prj')
+    compile_s = time.time() - t
+    geo = geometry_of(design, design['axis']['tdata_bits'], design['axis']['tlast'])
+    rng = np.random.default_rng(0)
+    ms = rng.integers(0, 2 ** 14, (geo.h, geo.w, geo.bands))
+    pan = rng.integers(0, 2 ** 14, (geo.H, geo.W))
+    t = time.time()
+    run_frame(linked._top_function_lib, design['project'], geo, ms, pan)
+    frame_s = time.time() - t
+    return {'compile_s': round(compile_s, 1), 'csim_s_per_frame': round(frame_s, 2),
+            'csim_s_per_128x128': round(frame_s * 128 * 128 / (geo.H * geo.W), 1)}
+
+
+def _util(u: dict) -> str:
+    return '/'.join(f'{u[m]:.0f}' for m in ('lut', 'ff', 'bram36', 'dsp'))
 
 
 def main() -> None:
@@ -32,51 +73,58 @@ def main() -> None:
     p.add_argument('--clock', type=float, default=DEFAULT_CLOCK_MHZ)
     p.add_argument('--bands', type=int, default=191)
     p.add_argument('--hidden', default='32,64')
-    p.add_argument('--frames', default='32,64', help='PAN frame sizes (square)')
+    p.add_argument('--frames', default='32x32', help='PAN frames HxW, comma-separated')
+    p.add_argument('--csim', action='store_true', help='time compile + C-simulation of the first C, largest frame')
     p.add_argument('--out', default=None)
     a = p.parse_args()
     out = Path(a.out or tempfile.mkdtemp(prefix='hsbinet_bench_report_'))
     quiet = lambda s: None  # noqa: E731
     rows = []
     for c in [int(x) for x in a.hidden.split(',')]:
-        for f in [int(x) for x in a.frames.split(',')]:
-            d = out / f'C{c}_P{f}'
-            d.mkdir(parents=True, exist_ok=True)
+        for (fh, fw) in _frames(a.frames):
+            d = out / f'C{c}_{fh}x{fw}'
             t = time.time()
             torch.manual_seed(0)
             model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=2, profile='hardware')).eval()
-            design = design_of(model, (f, f))
-            (d / 'design.json').write_text(json.dumps(design, indent=1))
-            t_design = time.time() - t
+            design = design_of(model, (fh, fw), folding=lambda x: plan_folding(x, a.part, a.clock), out_dir=d)
+            t_lower = time.time() - t
             t = time.time()
-            build_report(d, part=a.part, clock_mhz=a.clock, log=quiet)
+            rep = build_report(d, part=a.part, clock_mhz=a.clock, log=quiet)
             t_report = time.time() - t
-            t = time.time()
-            res = explore({c: design}, d, part=a.part, clock_mhz=a.clock, log=quiet)
-            t_explore = time.time() - t
-            b = res['best']
-            row = {'C': c, 'frame': f, 'design_s': t_design, 'report_s': t_report, 'explore_s': t_explore,
-                   'points': len(res['points'])}
-            if b:
-                u = b['utilization_pct'][res['part']]
-                row.update(reuse=max(b['reuse'].values()), target=b['target_cycles_per_px'], mpix=b['performance']['mpixel_per_s'], fps=b['performance']['frames_per_s'],
-                           latency_us=b['performance']['latency_us'], bottleneck=b['performance']['bottleneck'],
-                           lut=u['lut'], ff=u['ff'], bram=u['bram36'], dsp=u['dsp'])
+            perf, tot, tok = rep['performance'], rep['total'], rep['performance']['token_simulated']
+            row = {'C': c, 'frame': f'{fh}x{fw}', 'design_sha256': rep['design_sha256'][:16],
+                   'core_bands': design['frame']['core_bands'], 'policy': design['folding']['policy'],
+                   'cycles_per_px': perf['ii_cycles_per_frame'] / (fh * fw), 'mpix': perf['mpixel_per_s'],
+                   'bottleneck': perf['bottleneck'], 'mpix_token': tok['mpixel_per_s'], 'token_status': tok['status'],
+                   'util': {k: rep['parts'][k]['utilization_pct'] for k in PARTS},
+                   'fits': {k: rep['parts'][k]['fits'] for k in PARTS},
+                   'lut_per_lane': tot['lut_per_binary_lane'], 'lanes': tot['binary_lanes'],
+                   'lower_s': round(t_lower, 1), 'report_s': round(t_report, 1)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f'\nhardware-profile HS-BiNet, {a.bands} bands, 2 blocks, {a.part} at {a.clock:.0f} MHz: fastest design that '
-          'fits (analytical)')
-    print(f'{"C":>3} {"frame":>6} {"cyc/px":>6} {"Mpix/s":>9} {"frames/s":>10} {"lat us":>8} {"LUT%":>6} {"FF%":>6} '
-          f'{"BRAM%":>6} {"DSP%":>6} {"report s":>9} {"explore s":>10}')
+    timing = None
+    if a.csim:
+        first = max((r for r in rows if r['C'] == rows[0]['C']),
+                    key=lambda r: int(r['frame'].split('x')[0]) * int(r['frame'].split('x')[1]))
+        folder = out / f'C{first["C"]}_{first["frame"]}'
+        timing = {'C': first['C'], 'frame': first['frame'],
+                  **_csim_time(folder, json.loads((folder / 'design.json').read_text()))}
+    print(f'\nhardware-profile HS-BiNet, {a.bands} bands (core {rows[0]["core_bands"]}), 2 blocks, lowered with the '
+          f'fastest folding that fits {a.part} at {a.clock:.0f} MHz (generated, not synthesised; analytical model)')
+    parts = list(PARTS)
+    head = ''.join(f'{k + " LUT/FF/BRAM/DSP %":>28}' for k in parts)
+    print(f'{"C":>3} {"frame":>8} {"cyc/px":>7} {"Mpix/s":>7} {"tok Mpix/s":>10} {"LUT/lane":>8}{head}  design')
     for r in rows:
-        if 'mpix' not in r:
-            print(f'{r["C"]:>3} {r["frame"]:>6}   no design point fits')
-            continue
-        print(f'{r["C"]:>3} {r["frame"]:>6} {r["target"]:>6} {r["mpix"]:>9.3f} {r["fps"]:>10,.1f} {r["latency_us"]:>8.1f} '
-              f'{r["lut"]:>6.1f} {r["ff"]:>6.1f} {r["bram"]:>6.1f} {r["dsp"]:>6.1f} {r["report_s"]:>9.2f} {r["explore_s"]:>10.2f}')
-    (out / 'bench_report.json').write_text(json.dumps(rows, indent=1))
-    print(f'(design.json per point: conversion {min(r["design_s"] for r in rows):.0f}-{max(r["design_s"] for r in rows):.0f} s; '
-          f'folders under {out})')
+        util = ''.join(f'{_util(r["util"][k]):>24}{" ok" if r["fits"][k] else " NO":>4}' for k in parts)
+        tok = f'{r["mpix_token"]:.3f}' if r['mpix_token'] else r['token_status']
+        print(f'{r["C"]:>3} {r["frame"]:>8} {r["cycles_per_px"]:>7.2f} {r["mpix"]:>7.3f} {tok:>10} '
+              f'{r["lut_per_lane"]:>8}{util}  {r["design_sha256"]}')
+    if timing:
+        print(f'\nC-simulation of the lowered C={timing["C"]} {timing["frame"]} project (adapter + core): compile '
+              f'{timing["compile_s"]} s, {timing["csim_s_per_frame"]} s per frame = {timing["csim_s_per_128x128"]} s '
+              'per 128 x 128 PAN pixels')
+    (out / 'bench_report.json').write_text(json.dumps({'rows': rows, 'csim': timing}, indent=1))
+    print(f'(lowered folders under {out})')
 
 
 if __name__ == '__main__':

@@ -25,7 +25,8 @@ def _quiet_libraries() -> None:
 
 
 FLAGS = {'hw.folding': '--folding', 'hw.target_mpx': '--target-mpx', 'hw.part': '--part', 'hw.clock_mhz': '--clock',
-         'hw.patches': '--patches', 'hw.backend': '--backend',
+         'hw.patches': '--patches', 'hw.backend': '--backend', 'hw.tdata_bits': '--tdata-bits', 'hw.tlast': '--tlast',
+         'hw.workers': '--workers',
          'train.epochs': '--epochs', 'train.time_budget_min': '--time-budget', 'scene': '--scene', 'seed': '--seed',
          'data.ratio': '--ratio', 'data.gnyq': '--gnyq', 'data.patch': '--patch', 'data.test_patch': '--test-patch'}
 
@@ -40,8 +41,8 @@ def _single(a, steps, config=None, overrides=None, root=None, **kw):
 
 
 def _cmd_data(a) -> None:
-    over = {'scene': a.scene, 'seed': a.seed,
-            'data': {'ratio': a.ratio, 'gnyq': a.gnyq, 'patch': a.patch, 'test_patch': a.test_patch}}
+    given = (('ratio', a.ratio), ('gnyq', a.gnyq), ('patch', a.patch), ('test_patch', a.test_patch))
+    over = {'scene': a.scene, 'seed': a.seed, 'data': {k: v for k, v in given if v is not None}}
     s = _single(a, ['data'], overrides=over, paths={'data': Path(a.out)})['data']['summary']
     print(f'wrote {a.out}/train.h5 ({s["patch_counts"]["train"]} patches), val.h5 ({s["patch_counts"]["val"]}), '
           f'test.h5 ({s["patch_counts"]["test"]})')
@@ -77,7 +78,8 @@ def _cmd_lower(a) -> None:
         return
     hw = {'backend': a.backend, **({'folding': a.folding} if a.folding else {}),
           **({'target_mpx': a.target_mpx} if a.target_mpx is not None else {}),
-          **({'part': a.part} if a.part else {})}
+          **({'part': a.part} if a.part else {}), **({'tdata_bits': a.tdata_bits} if a.tdata_bits else {}),
+          **({'tlast': a.tlast} if a.tlast else {})}
     r = _single(a, ['lower'], a.config, {'hw': hw}, paths={'hw': out}, options={'onnx': a.onnx})['lower']
     print(f'hls4ml io_stream project ({a.backend}): {out / "hls4ml_prj"}; design {r["design_sha256"][:16]}; '
           f'precision table: {out / "precisions.json"}')
@@ -105,9 +107,21 @@ def _cmd_csim(a) -> None:
     _, design_path = load_design(a.build)
     # the build folder is the one with the manifest above the design (--build may name hw/ itself)
     root = next((d for d in design_path.parents if (d / 'manifest.json').is_file()), Path(a.build))
-    _single(a, ['csim'], a.config, _hw_over(a), root=root,
+    over = _hw_over(a)
+    if a.workers is not None:
+        over['hw']['workers'] = a.workers
+    _single(a, ['csim'], a.config, over, root=root,
             checkpoint=Path(a.checkpoint) if a.checkpoint else None, test_h5=Path(a.test) if a.test else None,
-            paths={'hw': design_path.parent}, options={'inject_fault': a.inject_fault, 'csim_out': a.out})
+            paths={'hw': design_path.parent},
+            options={'inject_fault': a.inject_fault, 'csim_out': a.out, 'csim_cluster': a.cluster})
+
+
+def _cmd_infer(a) -> None:
+    r = _single(a, ['infer'], a.config, checkpoint=Path(a.checkpoint), progress=not a.no_progress,
+                options={'scene': a.scene, 'pan': a.pan, 'engine': a.engine, 'build': a.build, 'reduced': a.reduced,
+                         'tile': a.tile, 'format': a.format, 'gnyq': a.gnyq, 'infer_out': Path(a.out)})['infer']
+    print(f'{r["engine"]}: {r["tiles"]} tiles in {r["timings"]["tiles_s"]:.2f} s; fused cube {r["files"]["cube"]}, '
+          f'{r["files"]["h5"]}, {r["files"]["png"]}; summary {r["files"]["summary"]}')
 
 
 def _cmd_run(a) -> None:
@@ -139,12 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True)
 
     d = sub.add_parser('data', help="simulate a pan-sharpening set from a cube (Wald's protocol)")
-    d.add_argument('--scene', default='indian_pines', help='cube file (.mat v5/v7.3, .npy; FILE:KEY picks a '
-                   'variable) or an embedded scene name (default: indian_pines)')
-    d.add_argument('--ratio', type=int, default=4)
-    d.add_argument('--gnyq', type=float, default=0.3, help='MTF gain at Nyquist (default 0.3)')
-    d.add_argument('--patch', type=int, default=32, help='train/val patch size in PAN pixels')
-    d.add_argument('--test-patch', type=int, default=64, help='test patch size in PAN pixels')
+    d.add_argument('--scene', default='indian_pines', help='cube file (.mat v5/v7.3, .npy/.npz, ENVI .hdr, '
+                   'GeoTIFF; FILE:KEY picks a variable) or an embedded scene name (default: indian_pines)')
+    d.add_argument('--ratio', type=int, help='PAN/MS scale factor (default: data.ratio, 4)')
+    d.add_argument('--gnyq', type=float, help='MTF gain at Nyquist (default: data.gnyq, 0.3)')
+    d.add_argument('--patch', type=int, help='train/val patch size in PAN pixels (default: data.patch, 32)')
+    d.add_argument('--test-patch', type=int, help='test patch size in PAN pixels (default: data.test_patch, 32)')
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--out', required=True, help='folder for train.h5, val.h5, test.h5')
     d.set_defaults(func=_cmd_data)
@@ -180,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                     '(reuse 1) or a folding file (folding.json, explore.json); finn: FINN folding JSON')
     lo.add_argument('--target-mpx', type=float, help='hls4ml: the cheapest folding reaching this many Mpixel/s of PAN')
     lo.add_argument('--part', help='hls4ml: the part the folding must fit (default hw.part, XQRKU060)')
+    lo.add_argument('--tdata-bits', type=int, help='hls4ml: AXI4-Stream TDATA width of the adapter (default 512)')
+    lo.add_argument('--tlast', choices=['line', 'frame'], help='hls4ml: TLAST per row or per frame (default line)')
     lo.set_defaults(func=_cmd_lower)
 
     c = sub.add_parser('csim', help='C-simulation of a lowered project vs PyTorch and QONNX on .h5 patches; '
@@ -191,7 +207,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--patches', type=int, help='test patches to simulate (default: hw.patches, 4)')
     c.add_argument('--config', help='YAML config')
     c.add_argument('--inject-fault', action='store_true', help='flip one binary weight bit in the generated design')
+    c.add_argument('--workers', type=int, metavar='N', help='worker processes simulating the patches on this machine '
+                   '(default hw.workers: every core)')
+    c.add_argument('--cluster', metavar='ADDRESS', help='Dask scheduler (tcp://host:8786) to distribute the patches to '
+                   'instead; the workers need this environment and the build folder at the same path')
     c.set_defaults(func=_cmd_csim)
+
+    inf = sub.add_parser('infer', help='pan-sharpen a whole scene tile by tile in the accelerator\'s frame geometry '
+                         '(torch, qonnx or csim engine) -> fused .h5, GeoTIFF/ENVI, PNG, infer.json')
+    inf.add_argument('--checkpoint', required=True, help='the model (best.pt / last.pt)')
+    inf.add_argument('--scene', required=True, help='cube file (any format the loaders read): with --reduced the '
+                     'reference, else the LR-HS input')
+    inf.add_argument('--out', required=True, help='output folder')
+    inf.add_argument('--engine', default='torch', choices=['torch', 'qonnx', 'csim'])
+    inf.add_argument('--build', help='lowered design (design.json; needed for qonnx/csim): tiles are its frame')
+    inf.add_argument('--reduced', action='store_true', help="evaluation: degrade the scene by Wald's protocol and "
+                     'compare with it (metrics in infer.json)')
+    inf.add_argument('--pan', help='full resolution: a real PAN image, ratio x the scene\'s size (.tif, ENVI, .npy, .mat)')
+    inf.add_argument('--tile', type=int, help='torch without --build: tile size in PAN pixels (default 32)')
+    inf.add_argument('--format', choices=['tif', 'envi'], help='cube file format (default: ENVI for an ENVI input, else tif)')
+    inf.add_argument('--gnyq', type=float, help='--reduced: MTF gain at Nyquist (default: the training data\'s, else 0.3)')
+    inf.add_argument('--config', help='YAML config')
+    inf.add_argument('--no-progress', action='store_true', help='no progress bar')
+    inf.set_defaults(func=_cmd_infer)
 
     rp = sub.add_parser('report', help='per-layer and total II, latency, throughput, LUT/FF/BRAM/DSP, buffers; '
                         'fit/no-fit on FPGA parts (report.json/.md/.png)')

@@ -33,7 +33,10 @@ DEFAULT_CONFIG = CONFIG_DIR / 'default.yaml'
 
 @dataclass
 class DataConfig:
-    """Wald's-protocol simulation and patching (sizes in PAN pixels)."""
+    """Wald's-protocol simulation and patching (sizes in PAN pixels), see quant_models.data.prepare.
+
+    ``stride``: train stride (None: patch/4); ``augment``: 8 dihedral flips/rotations at train time.
+    """
     ratio: int = 4
     gnyq: float = 0.3
     patch: int = 32
@@ -41,12 +44,15 @@ class DataConfig:
     stride: int | None = None
     val_fraction: float = 0.15
     test_fraction: float = 0.25
+    augment: bool = True
 
 
 @dataclass
 class HwConfig:
     """The accelerator: target part and clock (MHz), hls4ml backend, folding, C-simulated patches.
 
+    ``band_multiple``, ``tdata_bits``, ``tlast``: the core's band padding and the AXI4-Stream
+    adapter around it (hw/hls/axis.py).
     ``folding``: ``fit`` (the fastest balanced folding that fits ``part``, or with ``target_mpx``
     the cheapest that reaches that many Mpixel/s of PAN), ``none`` (reuse 1 everywhere) or the path
     of a folding file (``folding.json`` of a build, ``explore.json`` of ``hsbinet explore``); every
@@ -58,6 +64,11 @@ class HwConfig:
     folding: str = 'fit'
     target_mpx: float | None = None
     patches: int = 4
+    band_multiple: int = 8      # the core's bands: B rounded up to this multiple (zero bands, exact)
+    tdata_bits: int = 512       # AXI4-Stream TDATA width of the adapter around the core
+    tlast: str = 'line'         # TLAST on the last beat of every row ('line') or of the frame
+    workers: int | None = None  # C-simulation worker processes (sim/parallel.py); null: every core
+    residual_delay: str = 'lr'  # the global residual delays the LR-HS stream ('lr') or the upsampled cube ('hr')
 
 
 @dataclass
@@ -150,14 +161,24 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
     for k in ('patch', 'test_patch'):
         v = getattr(d, k)
         need(v >= d.ratio and v % d.ratio == 0, f'data.{k}', f'a positive multiple of data.ratio ({d.ratio})', v)
+    need(d.stride is None or (d.stride >= d.ratio and d.stride % d.ratio == 0), 'data.stride',
+         f'null or a positive multiple of data.ratio ({d.ratio})', d.stride)
     for k in ('val_fraction', 'test_fraction'):
         need(0 < getattr(d, k) < 1, f'data.{k}', 'a fraction in (0, 1)', getattr(d, k))
+    need(d.val_fraction + d.test_fraction < 1, 'data.test_fraction',
+         f'data.val_fraction + data.test_fraction below 1 (val_fraction {d.val_fraction})', d.test_fraction)
     need(cfg.model.hidden >= 1 and cfg.model.blocks >= 0, 'model.hidden/blocks', 'hidden >= 1, blocks >= 0',
          (cfg.model.hidden, cfg.model.blocks))
     need(h.clock_mhz > 0, 'hw.clock_mhz', 'a clock in MHz > 0', h.clock_mhz)
     need(h.backend in ('Vitis', 'Vivado'), 'hw.backend', "'Vitis' or 'Vivado'", h.backend)
     need(h.patches >= 1, 'hw.patches', 'an integer >= 1', h.patches)
+    need(h.workers is None or h.workers >= 1, 'hw.workers', 'an integer >= 1 or null (every core)', h.workers)
     need(h.target_mpx is None or h.target_mpx > 0, 'hw.target_mpx', 'Mpixel/s > 0 or null', h.target_mpx)
+    need(h.band_multiple >= 1, 'hw.band_multiple', 'an integer >= 1', h.band_multiple)
+    need(8 <= h.tdata_bits <= 512 and h.tdata_bits & (h.tdata_bits - 1) == 0, 'hw.tdata_bits',
+         'a power of two from 8 to 512 (bits)', h.tdata_bits)
+    need(h.tlast in ('line', 'frame'), 'hw.tlast', "'line' or 'frame'", h.tlast)
+    need(h.residual_delay in ('lr', 'hr'), 'hw.residual_delay', "'lr' or 'hr'", h.residual_delay)
     need(h.folding in ('fit', 'none') or Path(h.folding).is_file(), 'hw.folding',
          "'fit', 'none' or an existing folding file", h.folding)
     get_part(h.part)  # names the known parts if unknown

@@ -112,11 +112,12 @@ def step_train(b: Build) -> dict:
               progress=b.progress)
     b.record('checkpoint', r['best'])
     return {'epochs': r['epochs_completed'], 'best_val_loss': r['best_val_loss'], 'last': r['last'], 'best': r['best'],
-            'train_patches_per_s': r['train_patches_per_s'], 'model': summary}
+            'train_patches_per_s': r['train_patches_per_s'], 'model': summary,
+            **{k: r[k] for k in ('stopped_by', 'epochs_budget', 'steps_per_epoch', 'augment')}}
 
 
 def step_evaluate(b: Build) -> dict:
-    """Metrics (vs bicubic/bilinear) and PNGs of the checkpoint on the test split -> eval/."""
+    """Metrics (vs bicubic, bilinear, GSA, MTF-GLP) and PNGs of the checkpoint on the test split -> eval/."""
     from quant_models.evaluate import evaluate
     r = evaluate(b.best_checkpoint, b.test_file, b.dir('eval'), log=b.log)
     b.record('metrics', b.dir('eval') / 'metrics.json')
@@ -125,7 +126,8 @@ def step_evaluate(b: Build) -> dict:
     if b.manifest is not None:
         b.manifest.data['metrics'] = r['methods']
         b.manifest.data['verdicts']['beats_bicubic'] = r['beats_bicubic']
-    return {'patches': r['patches'], 'methods': r['methods'], 'beats_bicubic': r['beats_bicubic'],
+        b.manifest.data['verdicts']['beats'] = r['beats']
+    return {'patches': r['patches'], 'methods': r['methods'], 'beats_bicubic': r['beats_bicubic'], 'beats': r['beats'],
             'figures': r['figures']}
 
 
@@ -182,7 +184,9 @@ def step_lower(b: Build) -> dict:
     policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz, h.target_mpx),
                 'none': lambda d: unfolded(d, h.clock_mhz)}
     folding = policies.get(h.folding, lambda d: folding_from_file(d, h.folding, h.clock_mhz))
-    d = lower_project(final, b.dir('hw'), backend=h.backend, folding=folding, replan=replan_fifos, log=b.log)
+    d = lower_project(final, b.dir('hw'), backend=h.backend, folding=folding, replan=replan_fifos,
+                      band_multiple=h.band_multiple, tdata_bits=h.tdata_bits, tlast=h.tlast,
+                      residual_delay=h.residual_delay, log=b.log)
     f = d['folding']
     b.log(f'folding: {f["policy"]}: reuse up to {max(f["reuse"].values())}, '
           f'{f["performance"]["mpixel_per_s"]:.3f} Mpixel/s (analytical), FIFO depths written for '
@@ -198,7 +202,8 @@ def step_csim(b: Build) -> dict:
     from sim.csim import run_csim
     out = Path(b.options.get('csim_out') or b.dir('hw'))
     v = run_csim(b.dir('hw'), b.best_checkpoint, b.test_file, out, patches=b.cfg.hw.patches,
-                 inject_fault=b.options.get('inject_fault', False), log=b.log)
+                 inject_fault=b.options.get('inject_fault', False), workers=b.cfg.hw.workers,
+                 cluster=b.options.get('csim_cluster'), log=b.log)
     b.record('verdict', out / 'verdict.json')
     if b.manifest is not None:
         b.manifest.data['verdicts']['bit_exact'] = v['bit_exact']
@@ -223,15 +228,20 @@ def step_report(b: Build) -> dict:
             'performance': rep['performance'], 'total': rep['total']}
 
 
-def design_of(model, patch: tuple[int, int], backend: str = 'Vitis') -> dict:
-    """design.json of ``model`` exported and lowered for a PAN ``patch`` (H, W) in a temporary
-    folder: the export and lower steps' functions, for designs that are explored, not shipped."""
+def design_of(model, patch: tuple[int, int], backend: str = 'Vitis', folding=None, out_dir=None) -> dict:
+    """design.json of ``model`` exported and lowered for a PAN ``patch`` (H, W): the export and lower
+    steps' functions, for designs that are explored or benchmarked. ``folding``: a plan function
+    as the lower step takes (None: reuse 1); ``out_dir``: keep the lowered folder there (default:
+    a temporary folder, removed)."""
+    from hw.estimates.folding import replan_fifos
     from hw.export import build_final_qonnx, export_qonnx
     from hw.hls.lower import lower_project
     with tempfile.TemporaryDirectory(prefix='hsbinet_design_') as tmp:
-        raw = export_qonnx(model, Path(tmp) / 'raw.onnx', patch=patch, log=lambda s: None)
-        return lower_project(build_final_qonnx(raw, Path(tmp) / 'final.onnx'), Path(tmp), backend=backend,
-                             log=lambda s: None)
+        where = Path(out_dir or tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        raw = export_qonnx(model, where / 'raw.onnx', patch=patch, log=lambda s: None)
+        return lower_project(build_final_qonnx(raw, where / 'final.onnx'), where, backend=backend, folding=folding,
+                             replan=replan_fifos if folding else None, log=lambda s: None)
 
 
 def step_explore(b: Build) -> dict:
@@ -326,10 +336,36 @@ def step_vendor(b: Build) -> dict:
     return result
 
 
+def step_infer(b: Build) -> dict:
+    """A whole scene through the checkpoint tile by tile, in the accelerator's frame geometry, with
+    the torch, qonnx or csim engine (:mod:`quant_models.infer`, :mod:`sim.infer`) -> the fused cube
+    (.h5, GeoTIFF/ENVI, PNG) and infer.json in ``options['infer_out']`` (default: <root>/infer)."""
+    from quant_models.infer import infer, training_data_gnyq
+    from quant_models.train import load_checkpoint, model_from_checkpoint
+    from sim.infer import make_engine
+    o = b.options
+    ckpt = load_checkpoint(b.best_checkpoint)
+    model = model_from_checkpoint(ckpt)
+    engine_name = o.get('engine') or 'torch'
+    build = o.get('build') or (b.dir('hw') if b.manifest is not None and engine_name != 'torch' else None)
+    gnyq, gnyq_source = (float(o['gnyq']), '--gnyq') if o.get('gnyq') is not None else training_data_gnyq(ckpt)
+    engine, frame, record = make_engine(engine_name, model, build=build, tile=o.get('tile'),
+                                        checkpoint=b.best_checkpoint, log=b.log)
+    out = Path(o.get('infer_out') or b.root / 'infer')
+    r = infer(model, o.get('scene') or b.cfg.scene, out, engine, frame=frame, reduced=bool(o.get('reduced')),
+              pan=o.get('pan'), fmt=o.get('format'), gnyq=gnyq, log=b.log, progress=b.progress,
+              record={'checkpoint': str(b.best_checkpoint), 'gnyq_source': gnyq_source, **record})
+    for name, path in r['files'].items():
+        b.record(f'infer_{name}', path)
+    return {'engine': r['engine'], 'mode': r['mode'], 'tiles': r['tiling']['tiles'], 'files': r['files'],
+            'metrics': {k: v for k, v in r['metrics']['hsbinet'].items()}, 'timings': r['timings'],
+            'design_sha256': r.get('design_sha256')}
+
+
 STEPS: dict[str, Callable[[Build], dict]] = {
     'data': step_data, 'train': step_train, 'evaluate': step_evaluate, 'export': step_export,
     'verify_qonnx': step_verify_qonnx, 'lower': step_lower, 'csim': step_csim, 'report': step_report,
-    'explore': step_explore, 'finn': step_finn, 'vendor': step_vendor,
+    'explore': step_explore, 'finn': step_finn, 'vendor': step_vendor, 'infer': step_infer,
 }
 RUN_STEPS = ('data', 'train', 'evaluate', 'export', 'verify_qonnx', 'lower', 'csim', 'report')
 
@@ -394,7 +430,7 @@ def run(cfg: BuildConfig, out: str | Path | None = None, steps=None, start: str 
         import json
         log(json.dumps({'psnr_db': {k: round(v['psnr'], 3) for k, v in ev['methods'].items()},
                         'sam_deg': {k: round(v['sam'], 3) for k, v in ev['methods'].items()},
-                        'beats_bicubic': ev['beats_bicubic'], 'bit_exact': cs['bit_exact'],
+                        'beats': {k: v['psnr'] and v['sam'] for k, v in ev['beats'].items()}, 'bit_exact': cs['bit_exact'],
                         'csim_mismatches': cs['mismatches'], 'csim_elements': cs['elements'],
                         'fits': {rp['part']: rp['fits']}, 'mpixel_per_s': round(rp['performance']['mpixel_per_s'], 3),
                         'design_sha256': cs['design_sha256'], 'report_design_sha256': rp['design_sha256']}))

@@ -4,11 +4,15 @@ Written by the lower step (:func:`hw.hls.lower.lower_project`) next to the proje
 report, the exploration, the C-simulation and the vendor project, so none of them needs hls4ml or
 lowers again::
 
-    {"format": "hsbinet-design/2", "project": "hsbinet", "backend": "Vitis",
+    {"format": "hsbinet-design/3", "project": "hsbinet", "backend": "Vitis",
      "sha256": content hash of hls4ml_prj/ (see project_sha256): THE design identity,
-     "project_dir": "hls4ml_prj" (relative to design.json), "final_onnx": "final.onnx",
+     "project_dir": "hls4ml_prj" (relative to design.json), "final_onnx": "final.onnx" (the golden
+     graph, B bands), "core_onnx": the graph hls4ml lowered (final.onnx, or core.onnx with the bands
+     padded to core_bands),
      "io_bits": [W, I] of the fixed<W,I> input/output streams,
-     "frame": {"height": H, "width": W, "bands": B} (PAN pixels),
+     "frame": {"height": H, "width": W, "bands": B on the bus, "core_bands": inside} (PAN pixels),
+     "axis": the AXI4-Stream adapter (hw.hls.axis): {"top", "tdata_bits", "sample_bits", "lanes",
+             "bands", "core_bands", "tlast", "beats_per_pixel", "pan_beats_per_row", "beats_per_frame"},
      "model": the HSBiNetConfig of the exported model (bands, hidden, blocks, ratio, io_bits, ...),
      "layers": [{"name" (hls4ml), "class", "inputs": [producer layer names], "out_shape": [H, W, C],
                  "result_bits", "in_bits": [...], "attrs": {...},
@@ -28,6 +32,7 @@ from pathlib import Path
 from quant_models.common import HsbinetError, atomic_write_json, tree_sha256
 
 DESIGN_FILE = 'design.json'
+DESIGN_FORMAT = 'hsbinet-design/3'  # 3: the AXI4-Stream adapter and the core's band padding
 BUILD_PRODUCTS = frozenset({'.so', '.o', '.a'})  # what hls4ml's compile() leaves in firmware/
 
 
@@ -70,10 +75,10 @@ def load_design(build_dir: str | Path) -> tuple[dict, Path]:
         design = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise HsbinetError('Unreadable design description', file=str(path), found=str(e)) from None
-    if 'sha256' not in design or 'layers' not in design:
-        raise HsbinetError('Design description from an older or other tool', file=str(path),
-                           expected="keys 'sha256' and 'layers' (format hsbinet-design/2)",
-                           found=', '.join(sorted(design)) or 'an empty mapping',
+    if 'sha256' not in design or 'layers' not in design or design.get('format') != DESIGN_FORMAT:
+        raise HsbinetError('Design description from an older or other tool', file=str(path), key='format',
+                           expected=f"{DESIGN_FORMAT} with keys 'sha256', 'layers', 'axis'",
+                           found=str(design.get('format') or ', '.join(sorted(design)) or 'an empty mapping'),
                            hint='lower the design again with `hsbinet lower`')
     return design, path
 

@@ -1,7 +1,8 @@
 """Figures for pan-sharpening results (PNG files).
 
-Every plotting function takes band-first float cubes ``(B, H, W)``, writes one PNG (parent folders
-created) and returns its :class:`pathlib.Path`.  Figures are drawn on
+Every plotting function takes band-first float cubes ``(B, H, W)`` (or, for curves, per-band or
+per-epoch series), writes one PNG atomically (parent folders created) and returns its
+:class:`pathlib.Path`.  Figures are drawn on
 :class:`matplotlib.figure.Figure` objects with the Agg canvas directly, so importing this module
 neither needs a display nor changes pyplot's global backend, and nothing is left open.
 """
@@ -18,8 +19,8 @@ from matplotlib.figure import Figure
 from quant_models.common import atomic_write
 
 __all__ = ['RGB_TARGETS_NM', 'RGB_FRACTIONS', 'rgb_bands', 'stretch_limits', 'pseudo_colour',
-           'comparison_png', 'error_map_png', 'spectral_curves_png', 'training_curves_png',
-           'choose_pixels']
+           'comparison_png', 'error_map_png', 'band_psnr_png', 'spectral_curves_png',
+           'training_curves_png', 'choose_pixels']
 
 # Target wavelengths of the R, G, B display channels.
 RGB_TARGETS_NM = (650.0, 550.0, 450.0)
@@ -131,23 +132,71 @@ def comparison_png(panels: Mapping[str, np.ndarray], bands: Sequence[int], path,
 
 
 def error_map_png(ref, out, path, units: str = 'data units', title: str | None = None) -> Path:
-    """Per-pixel mean absolute error over bands, with a colourbar; units in the title."""
+    """Per-pixel mean absolute error over bands, with a colourbar; units in the title.
+
+    ``out`` is one cube, or a mapping name -> cube for one panel per method: every panel then
+    uses the SAME colour scale (0 .. the 99.5th percentile of all panels' errors), so the maps
+    compare directly.
+    """
     r = _cube(ref, 'ref')
-    o = _cube(out, 'out')
-    if r.shape != o.shape:
-        raise ValueError(f'ref and out must have the same shape; got {r.shape} vs {o.shape}')
-    mae = np.mean(np.abs(r - o), axis=0)
-    fig = Figure(figsize=(5.6, 4.6))
-    ax = fig.add_subplot(1, 1, 1)
-    vmax = float(np.percentile(mae, 99.5)) if np.any(mae > 0) else 1.0
-    im = ax.imshow(mae, cmap='inferno', vmin=0.0, vmax=vmax if vmax > 0 else 1.0,
-                   interpolation='nearest')
-    cb = fig.colorbar(im, ax=ax)
+    outs = {k: _cube(v, k) for k, v in out.items()} if isinstance(out, Mapping) else {None: _cube(out, 'out')}
+    if not outs:
+        raise ValueError('error_map_png needs at least one output cube')
+    for k, o in outs.items():
+        if r.shape != o.shape:
+            raise ValueError(f'ref and {k or "out"} must have the same shape; got {r.shape} vs {o.shape}')
+    maes = {k: np.mean(np.abs(r - o), axis=0) for k, o in outs.items()}
+    every = np.concatenate([m.ravel() for m in maes.values()])
+    vmax = float(np.percentile(every, 99.5)) if np.any(every > 0) else 1.0
+    n = len(maes)
+    fig = Figure(figsize=(5.6 if n == 1 else 3.4 * n + 1.0, 4.6 if n == 1 else 3.8),
+                 layout='constrained')
+    axes = [fig.add_subplot(1, n, i + 1) for i in range(n)]
+    for ax, (name, mae) in zip(axes, maes.items()):
+        im = ax.imshow(mae, cmap='inferno', vmin=0.0, vmax=vmax if vmax > 0 else 1.0,
+                       interpolation='nearest')
+        ax.set_axis_off()
+        stats = f'mean {mae.mean():.4g}, max {mae.max():.4g}'
+        ax.set_title(stats if name is None else f'{name}\n{stats}', fontsize=9)
+    cb = fig.colorbar(im, ax=axes)
     cb.set_label(f'|ref - out| averaged over {r.shape[0]} bands [{units}]', fontsize=8)
-    ax.set_axis_off()
     head = title if title is not None else 'Mean absolute error over bands'
-    ax.set_title(f'{head} [{units}]\nmean {mae.mean():.4g}, max {mae.max():.4g}; '
-                 f'scale to 99.5th pct', fontsize=9)
+    scale = 'one scale for all panels, ' if n > 1 else ''
+    fig.suptitle(f'{head} [{units}]; {scale}scale to 99.5th pct', fontsize=9)
+    return _save(fig, path)
+
+
+def band_psnr_png(curves: Mapping[str, np.ndarray], wavelengths_nm: Sequence[float] | None,
+                  path, title: str | None = None) -> Path:
+    """PSNR [dB] of every band, one curve per method (name -> (B,) values), against the band's
+    wavelength [nm] (or band index without wavelengths). Infinite values (exact bands) are not drawn.
+    """
+    if not curves:
+        raise ValueError('band_psnr_png needs at least one curve')
+    ys = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in curves.items()}
+    sizes = {v.size for v in ys.values()}
+    if len(sizes) != 1:
+        raise ValueError(f'every curve needs the same number of bands; got {sorted(sizes)}')
+    B = sizes.pop()
+    if wavelengths_nm is not None:
+        xs = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
+        if xs.size != B:
+            raise ValueError(f'{xs.size} wavelengths given for {B} bands')
+        xlabel = 'wavelength [nm]'
+    else:
+        xs = np.arange(B)
+        xlabel = 'band index'
+    fig = Figure(figsize=(7.5, 4.0))
+    ax = fig.add_subplot(1, 1, 1)
+    for name, y in ys.items():
+        finite = np.isfinite(y)
+        ax.plot(xs[finite], y[finite], lw=1.2, label=f'{name} (mean {np.mean(y):.2f} dB)')
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel('PSNR [dB]', fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title if title is not None else 'PSNR per band (reference max per band)', fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

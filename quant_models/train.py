@@ -1,5 +1,13 @@
 """Training loop (paper recipe by default): L1 loss, Adam(lr 1e-3, wd 1e-5), cosine annealing with
-warm restarts (T0 50, Tmult 2, eta_min 1e-5, stepped once per epoch), batch 4, no augmentation.
+warm restarts (T0 50, Tmult 2, eta_min 1e-5, stepped once per epoch), batch 4.
+
+The budget is a number of epochs (``epochs``), so a result does not depend on machine load; the
+cosine schedule counts the same epochs (restart cycles end at epochs T0, T0 + T0*Tmult, ...; the
+log says whether the budget ends at a cycle end). ``time_budget_min`` is an optional safety
+cap (null by default): if it stops the run, the result's ``stopped_by`` is ``'time_budget'``,
+the last history entry says so and the log line too. Augmentation: the 8 dihedral
+flips/rotations when train.h5 records ``augment: dihedral8`` (``data.augment``), drawn per
+(seed, epoch, patch) (:class:`quant_models.data.dataset.PanDataset`).
 
 A checkpoint is written atomically after every epoch (``last.pt``; ``best.pt`` on a new best
 validation loss). ``resume=True`` continues from ``last.pt``; shuffling is seeded per epoch from
@@ -28,7 +36,7 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class TrainConfig:
-    epochs: int = 1600
+    epochs: int = 1600  # the paper's; configs/default.yaml sets the CPU demo's budget
     batch_size: int = 4
     lr: float = 1e-3
     weight_decay: float = 1e-5
@@ -37,7 +45,7 @@ class TrainConfig:
     eta_min: float = 1e-5
     loss: str = 'l1'
     seed: int = 0
-    time_budget_min: float | None = None  # stop cleanly after this many minutes (CPU demos)
+    time_budget_min: float | None = None  # optional safety cap: stop after the epoch that passes it
     threads: int | None = None
 
     def validate(self) -> 'TrainConfig':
@@ -47,7 +55,24 @@ class TrainConfig:
             if int(getattr(self, k)) < 1:
                 raise HsbinetError('Training setting must be >= 1', key=f'train.{k}', expected='>= 1',
                                    found=repr(getattr(self, k)))
+        if self.time_budget_min is not None and not self.time_budget_min > 0:
+            raise HsbinetError('Training setting out of range', key='train.time_budget_min',
+                               expected='minutes > 0, or null for no cap', found=repr(self.time_budget_min))
+        if not (self.lr > 0 and self.eta_min >= 0 and self.weight_decay >= 0):
+            raise HsbinetError('Training setting out of range', key='train.lr/eta_min/weight_decay',
+                               expected='lr > 0, eta_min >= 0, weight_decay >= 0',
+                               found=repr((self.lr, self.eta_min, self.weight_decay)))
         return self
+
+
+def restart_epochs(t0: int, t_mult: int, epochs: int) -> list[int]:
+    """Epochs after which the cosine warm-restart cycles end, up to ``epochs``."""
+    ends, end, t = [], 0, t0
+    while end + t <= epochs:
+        end += t
+        ends.append(end)
+        t *= t_mult
+    return ends
 
 
 def seed_everything(seed: int) -> None:
@@ -116,7 +141,8 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
     out_dir.mkdir(parents=True, exist_ok=True)
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
-    train_set = PanDataset(data_dir / 'train.h5')
+    train_set = PanDataset(data_dir / 'train.h5', seed=train_cfg.seed)
+    train_set.augment = train_set.set.attrs.get('augment') == 'dihedral8'
     val_set = PanDataset(data_dir / 'val.h5')
     bands = train_set[0]['ms'].shape[0]
     if model_cfg.bands != bands:
@@ -155,6 +181,15 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
         log(f'resuming from {last} at epoch {start_epoch + 1}/{train_cfg.epochs}')
 
     val_loader = DataLoader(val_set, batch_size=train_cfg.batch_size, shuffle=False)
+    steps_per_epoch = math.ceil(len(train_set) / train_cfg.batch_size)
+    ends = restart_epochs(train_cfg.t0, train_cfg.t_mult, train_cfg.epochs)
+    log(f'budget {train_cfg.epochs} epochs x {steps_per_epoch} steps ({len(train_set)} patches, batch '
+        f'{train_cfg.batch_size}) = {train_cfg.epochs * steps_per_epoch} steps; augmentation '
+        f'{"8 dihedral flips/rotations" if train_set.augment else "none"}; cosine restarts (T0 {train_cfg.t0}, '
+        f'Tmult {train_cfg.t_mult}) end at epochs {ends or "none"}'
+        + ('' if ends and ends[-1] == train_cfg.epochs else ': the budget ends mid-cycle')
+        + (f'; safety cap {train_cfg.time_budget_min} min' if train_cfg.time_budget_min is not None else ''))
+    stopped_by = 'epochs'
     loss_fn = _loss_fn(train_cfg.loss)
     t_start, patches_seen, train_time = time.time(), 0, 0.0
     epochs_this_call = 0
@@ -163,6 +198,7 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
     for epoch in epochs:
         model.train()
         set_estimator_progress(model, epoch, train_cfg.epochs)
+        train_set.set_epoch(epoch)
         gen = torch.Generator().manual_seed(train_cfg.seed * 100003 + epoch)
         loader = DataLoader(train_set, batch_size=train_cfg.batch_size, shuffle=True, generator=gen)
         t0, total = time.time(), 0.0
@@ -179,28 +215,38 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
         val = evaluate_loss(model, val_loader, train_cfg.loss)
         history.append({'epoch': epoch + 1, 'train_loss': total / len(train_set), 'val_loss': val, 'lr': lr,
                         'seconds': round(time.time() - t0, 3)})
+        epochs_this_call += 1
+        budget_hit = (train_cfg.time_budget_min is not None and epoch + 1 < train_cfg.epochs
+                      and time.time() - t_start > 60 * train_cfg.time_budget_min)
+        if budget_hit:
+            stopped_by = 'time_budget'
+            history[-1]['stopped_by'] = 'time_budget'
+        elif stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and epoch + 1 < train_cfg.epochs:
+            stopped_by = 'stop_after_epochs'
         state = {'version': CHECKPOINT_VERSION, 'model_config': model_cfg.to_dict(),
                  'train_config': asdict(train_cfg), 'state_dict': model.state_dict(), 'optimizer': opt.state_dict(),
                  'scheduler': sched.state_dict(), 'epoch': epoch, 'history': history,
-                 'best_val': min(best_val, val), 'data_dir': str(data_dir)}
+                 'best_val': min(best_val, val), 'data_dir': str(data_dir),
+                 'stopped_by': stopped_by}
         _atomic_save(state, last)
         if val < best_val:
             best_val = val
             _atomic_save(state, best)
         epochs.set_postfix(train=f'{history[-1]["train_loss"]:.5f}', val=f'{val:.5f}', best=f'{best_val:.5f}',
                            lr=f'{lr:.1e}')
-        epochs_this_call += 1
-        budget_hit = (train_cfg.time_budget_min is not None
-                      and time.time() - t_start > 60 * train_cfg.time_budget_min)
         if (epoch + 1) % log_every == 0 or budget_hit or epoch + 1 == train_cfg.epochs:
             log(f'epoch {epoch + 1}/{train_cfg.epochs}  train {history[-1]["train_loss"]:.5f}  val {val:.5f}  '
                 f'best {best_val:.5f}  lr {lr:.2e}')
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
             break
         if budget_hit:
-            log(f'time budget of {train_cfg.time_budget_min} min reached after epoch {epoch + 1}: stopping')
+            log(f'safety cap train.time_budget_min = {train_cfg.time_budget_min} min reached after epoch '
+                f'{epoch + 1}/{train_cfg.epochs}: stopping early (stopped_by: time_budget; the result depends on '
+                f'machine load)')
             break
     epochs.close()
     return {'epochs_completed': len(history), 'best_val_loss': best_val, 'history': history,
+            'stopped_by': stopped_by, 'epochs_budget': train_cfg.epochs, 'steps_per_epoch': steps_per_epoch,
+            'augment': train_set.augment,
             'last': str(last), 'best': str(best if best.is_file() else last),
             'train_patches_per_s': patches_seen / train_time if train_time else None}

@@ -104,3 +104,16 @@ def small_folded(small_final, tmp_path_factory):
     lower_project(small_final, out, folding=lambda d: plan_folding(d, 'XC7Z020', 100.0, target_mpx=0.5),
                   replan=replan_fifos, **QUIET)
     return out
+
+
+ODD = {'bands': 7, 'hidden': 8, 'blocks': 1, 'pan': 16}  # a prime band count: the core pads it to 8
+
+
+@pytest.fixture(scope='session')
+def odd_final(tmp_path_factory):
+    """(model, final.onnx) of a small hardware-profile model with 7 bands at PAN 16 x 16."""
+    from hw.export import build_final_qonnx, export_qonnx
+    model = hardware_model(ODD['bands'], ODD['hidden'], ODD['blocks'], ODD['pan'], seed=1)
+    out = tmp_path_factory.mktemp('odd_final')
+    raw = export_qonnx(model, out / 'raw.onnx', patch=(ODD['pan'], ODD['pan']), **QUIET)
+    return model, build_final_qonnx(raw, out / 'final.onnx')

@@ -1,11 +1,13 @@
 """Resource and latency report of a lowered design against FPGA parts.
 
 ``build_report(build_dir)`` reads the build folder's ``design.json`` (written by lowering; made
-from ``final.onnx`` when missing), runs the analytical model (:mod:`hw.estimates.analytical`), adds FINN's
+from ``final.onnx`` when missing), runs the analytical model (:mod:`hw.estimates.analytical`) and
+the token simulation of its stream graph (:mod:`hw.estimates.stream_sim`, figures in
+``performance.token_simulated``; not run, and said so, above its step limit), adds FINN's
 estimates of the same convolutions when ``finn_estimates.json`` exists (``--finn`` runs FINN to
 make it) and the vendor reports when Vitis HLS / Vivado left some (:mod:`hw.vendor_flow.reports`), and
 checks the totals against each part (:mod:`hw.parts`). Every figure carries its source:
-``analytical``, ``finn estimate`` or the vendor report's own label.
+``analytical``, ``token simulation``, ``finn estimate`` or the vendor report's own label.
 
 Writes ``report.json``, ``report.md`` and ``report.png`` (per-layer LUT / BRAM bars and the
 utilisation of every part) into the output folder, atomically.
@@ -21,6 +23,7 @@ from typing import Callable
 from hw.estimates.analytical import CONV_CLASSES, closest_valid_reuse, estimate, layer_estimate
 from hw.design import find_in_build, load_design
 from hw.estimates.explore import fastest_fit, sweep
+from hw.estimates.stream_sim import simulate
 from hw.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, PARTS, get_part, part_fit
 from quant_models.common import atomic_write, atomic_write_text
 from quant_models.common import HsbinetError
@@ -55,6 +58,29 @@ def finn_cross_check(design: dict, finn: dict) -> list[dict]:
     return rows
 
 
+def binary_lanes(layers: list[dict]) -> dict:
+    """XNOR-popcount lanes of the binary convs (1-bit products per cycle: n_in * n_out / reuse) and
+    the LUTs each costs, the layer's weight memory and line buffer included (for scale: FINN's
+    BNN-PYNQ designs spend 4.8 (LFC) to 13.5 (CNV) LUT per XNOR lane, all logic included)."""
+    rows = [lay for lay in layers if lay['kind'].startswith('binary conv')]
+    lanes = sum(-(-lay['weight_bits'] // lay['reuse']) for lay in rows)
+    lut = sum(lay['lut_total'] for lay in rows)
+    return {'binary_lanes': int(lanes), 'lut_per_binary_lane': round(lut / lanes, 2) if lanes else None}
+
+
+def _token_simulated(design: dict, reuse, clock_mhz: float) -> dict:
+    """Frame interval (cycles), throughput (Mpixel/s of PAN), latency (cycles) and deadlock of the
+    token simulation of ``design`` as lowered (or at ``reuse``); None where it was not simulated."""
+    sim = simulate(design, reuse)
+    interval = sim['frame_interval_cycles']
+    frame_px = design['frame']['height'] * design['frame']['width']
+    return {'frame_interval_cycles': interval,
+            'mpixel_per_s': None if interval is None else clock_mhz * frame_px / interval,
+            'latency_cycles': sim['latency_cycles'], 'deadlock': sim['deadlock'], 'status': sim['status'],
+            'frames': sim['frames'], 'blocked': sim.get('blocked'), 'full_fifos': sim.get('full_fifos'),
+            'source': sim['source']}
+
+
 def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: float = DEFAULT_CLOCK_MHZ, reuse=None,
                  out_dir: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
     """The report dict (also written as report.json/.md/.png into ``out_dir`` or ``build_dir``) of the
@@ -69,11 +95,14 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
     parts = [main_part] + [p for p in PARTS.values() if p.key != main_part.key]
     report = {
         'build': str(build_dir), 'design': str(design_path), 'design_sha256': design['sha256'], 'part': main_part.key, 'clock_mhz': clock_mhz,
-        'frame': design['frame'], 'performance': {**est['performance'], 'source': 'analytical'},
-        'total': {**est['total'], 'source': 'analytical'},
+        'frame': design['frame'],
+        'performance': {**est['performance'], 'source': 'analytical',
+                        'token_simulated': _token_simulated(design, reuse, clock_mhz)},
+        'total': {**est['total'], **binary_lanes(est['layers']), 'source': 'analytical'},
         'parts': {p.key: part_fit(est['total'], p) for p in parts},
         'layers': est['layers'], 'fifos': est['fifos'],
-        'fifo_policy': ('branch-balancing depths (analytical, see fifo_depths in report.json); hls4ml writes '
+        'fifo_policy': ('depths written by the lower step (branch-balancing rules, refined by the token simulation '
+                        'where the frame is small enough; fifo_notes in folding.json); hls4ml writes '
                         f'one full frame per stream by default: {est["hls4ml_default_fifo_bits"] / 1e6:.2f} Mbit'),
         'hls4ml_default_fifo_bits': est['hls4ml_default_fifo_bits'],
         'finn': None, 'vendor': None,
@@ -113,9 +142,12 @@ def format_report(r: dict) -> str:
              f'FIFO depths {"as planned and written" if f else "hls4ml defaults (one frame per stream)"}',
              f'  frame interval {p["ii_cycles_per_frame"]:,} cycles (bottleneck {p["bottleneck"]}), latency '
              f'{p["latency_cycles"]:,} cycles = {p["latency_us"]:.1f} us',
-             f'  throughput {p["frames_per_s"]:,.1f} frames/s = {p["mpixel_per_s"]:.3f} Mpixel/s (PAN)',
+             f'  throughput {p["frames_per_s"]:,.1f} frames/s = {p["mpixel_per_s"]:.3f} Mpixel/s (PAN); source: analytical',
+             f'  stream graph: {_token_text(p["token_simulated"])}; source: token simulation',
              f'  LUT {t["lut"]:,}  FF {t["ff"]:,}  BRAM36 {t["bram36"]:,}  DSP {t["dsp"]:,}  weights '
              f'{t["weight_bits"]:,} bit  FIFOs {t["fifo_bits"]:,} bit',
+             f'  binary convs: {t["binary_lanes"]:,} XNOR lanes, {t["lut_per_binary_lane"]} LUT per lane '
+             '(weights and line buffers included)',
              f'  {"part":<10}{"LUT %":>9}{"FF %":>9}{"BRAM %":>9}{"DSP %":>9}  fits']
     for k, f in r['parts'].items():
         u = f['utilization_pct']
@@ -137,6 +169,16 @@ def format_report(r: dict) -> str:
     return '\n'.join(lines)
 
 
+def _token_text(s: dict) -> str:
+    """The token simulation's figures in words, or why there are none."""
+    if s['frame_interval_cycles'] is not None:
+        return (f'frame interval {s["frame_interval_cycles"]:,} cycles = {s["mpixel_per_s"]:.3f} Mpixel/s (PAN), latency '
+                f'{s["latency_cycles"]:,} cycles ({s["frames"]} frames simulated)')
+    if s['deadlock']:
+        return f'DEADLOCK ({len(s["blocked"])} layers blocked), full FIFOs: ' + ', '.join(s['full_fifos'])
+    return f'{s["status"]} (no simulated figure)'
+
+
 def _markdown(r: dict) -> str:
     p, t = r['performance'], r['total']
     md = ['# Resource and latency report', '',
@@ -147,7 +189,9 @@ def _markdown(r: dict) -> str:
           f'| frame interval (II) | {p["ii_cycles_per_frame"]:,} cycles | analytical |',
           f'| bottleneck layer | {p["bottleneck"]} | analytical |',
           f'| latency | {p["latency_cycles"]:,} cycles = {p["latency_us"]:.1f} us | analytical |',
-          f'| throughput | {p["frames_per_s"]:,.1f} frames/s = {p["mpixel_per_s"]:.3f} Mpixel/s | analytical |', '',
+          f'| throughput | {p["frames_per_s"]:,.1f} frames/s = {p["mpixel_per_s"]:.3f} Mpixel/s | analytical |',
+          f'| stream graph: frame interval, throughput, latency | {_token_text(p["token_simulated"])} | '
+          'token simulation |', '',
           '## Parts', '', '| part | LUT | FF | BRAM36 | DSP | fits |', '|---|---|---|---|---|---|']
     for k, f in r['parts'].items():
         cells = [f'{f["used"][x]:,} / {f["available"][x]:,} ({f["utilization_pct"][x]:.1f} %)'

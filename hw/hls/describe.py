@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from hw.design import DESIGN_FORMAT
+
 ATTRS = ('in_height', 'in_width', 'out_height', 'out_width', 'n_chan', 'n_filt', 'filt_height', 'filt_width',
          'reuse_factor', 'strategy', 'ratio', 'height', 'width')
 
@@ -74,7 +76,7 @@ def describe(hls_model, final_onnx: str | Path, model_cfg: dict | None = None, i
             'outputs': len(layer.outputs),
         })
     frame = layers[-1]['out_shape']  # the output stream: one HR frame of B bands
-    return {'format': 'hsbinet-design/2', 'project': hls_model.config.get_project_name(),
+    return {'format': DESIGN_FORMAT, 'project': hls_model.config.get_project_name(),
             'backend': str(hls_model.config.backend.name), 'io_bits': [int(b) for b in io_bits],
             'frame': {'height': frame[0], 'width': frame[1], 'bands': frame[2]}, 'model': model_cfg,
             'final_onnx': Path(final_onnx).name, 'layers': layers}

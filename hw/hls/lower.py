@@ -6,9 +6,15 @@ and describes it::
 
     <out>/hls4ml_prj/      the hls4ml project (firmware/, testbench, build_lib.sh), written, not compiled
     <out>/precisions.json  the bounds derivation: one row per layer (range, fractional bits, types)
+    <out>/core.onnx        the graph hls4ml lowers: final.onnx with the bands padded for the core
+                           (hw.export.passes.pad_bands) and the global residual's own upsampler
+                           (hw.export.passes.upsample_skip_again); both exact
     <out>/design.json      the design description (hw.design): layers, shapes, widths, reuse, FIFO
                            depths, the model configuration, the layer -> PyTorch module map and
                            the content hash of hls4ml_prj/ that identifies this design
+
+An AXI4-Stream adapter (:mod:`hw.hls.axis`: TDATA width conversion, band padding, TLAST) is
+written around hls4ml's top function, so the verified and shipped top is ``<project>_axis``.
 
 The project is written with hls4ml's trace hooks (``#ifndef __SYNTHESIS__``; off unless a C
 simulation enables them), so the layer trace of :mod:`sim.layer_trace` runs on this very project.
@@ -30,6 +36,8 @@ from pathlib import Path
 from typing import Callable
 
 from hw.design import write_design
+from hw.export.passes import PadBands, UpsampleSkipAgain
+from hw.hls.axis import geometry_of, write_adapter
 from hw.hls.bounds import SENTINEL_DEFAULT, derive_precisions
 from hw.hls.describe import describe
 from quant_models.common import HsbinetError, atomic_write_json
@@ -37,6 +45,9 @@ from quant_models.common import HsbinetError, atomic_write_json
 BACKENDS = ('Vitis', 'Vivado')
 PROJECT = 'hsbinet'
 UNSAFE_PASSES = ('vivado:merge_batch_norm_quantized_tanh',)  # ignores the sign of the BN scale
+DEFAULT_BAND_MULTIPLE = 8  # 16-bit samples: 8 per 128-bit word; every power of two up to 8 divides B
+RESIDUAL_DELAYS = ('lr', 'hr')  # what the global residual's skip FIFO holds: LR-HS or upsampled pixels
+DEFAULT_TDATA_BITS = 512   # the widest AXI4-Stream a payload bus carries (see hw/hls/axis.py)
 FALLBACK_WARNINGS = ('Overriding attribute', 'not supported', 'default precision')
 
 
@@ -167,14 +178,29 @@ def _write_fifo_depths(hm, depths: dict[str, int]) -> None:
                            hint='plan the folding on the design being lowered')
 
 
+def core_bands_for(bands: int, multiple: int) -> int:
+    """Bands of the accelerator core: ``bands`` rounded up to a multiple of ``multiple`` (1: none)."""
+    if int(multiple) < 1:
+        raise HsbinetError('Bad band multiple', key='hw.band_multiple', expected='an integer >= 1', found=str(multiple))
+    return -(-int(bands) // int(multiple)) * int(multiple)
+
+
 def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis', part: str | None = None,
-                  folding=None, replan=None, log: Callable[[str], None] = print) -> dict:
+                  folding=None, replan=None, band_multiple: int = DEFAULT_BAND_MULTIPLE,
+                  tdata_bits: int = DEFAULT_TDATA_BITS, tlast: str = 'line', residual_delay: str = 'lr',
+                  log: Callable[[str], None] = print) -> dict:
     """The lowered project in ``out_dir`` (see the module docstring); returns its design description
     (as written to design.json, with the content hash ``sha256``).
 
     The model configuration and the io type ``fixed<io_bits>`` come from the configuration the
     export recorded in ``final_onnx`` (:func:`hw.export.model_config_of`), never from the graph.
+    ``band_multiple``: the core's bands are B rounded up to this multiple (zero bands, exact; see
+    :mod:`hw.export.passes.pad_bands`); the graph hls4ml lowers is then ``core.onnx`` beside
+    ``final.onnx``. ``tdata_bits``/``tlast``: the AXI4-Stream adapter written around the core
+    (:mod:`hw.hls.axis`).
     """
+    from qonnx.core.modelwrapper import ModelWrapper
+
     from hw.export import model_config_of
     model_cfg = model_config_of(final_onnx)
     if model_cfg is None:
@@ -188,14 +214,32 @@ def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'V
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(final_onnx, out_dir / 'final.onnx')
         final_onnx = out_dir / 'final.onnx'
-    hm, table, plan = convert(final_onnx, prj, backend=backend, io_bits=io_bits, part=part, folding=folding,
-                              replan=replan, model_cfg=model_cfg)
+    bands = int(model_cfg['bands'])
+    core_bands = core_bands_for(bands, band_multiple)
+    if residual_delay not in RESIDUAL_DELAYS:
+        raise HsbinetError('Unknown residual delay', key='hw.residual_delay', expected=' or '.join(RESIDUAL_DELAYS),
+                           found=repr(residual_delay))
+    core_onnx = out_dir / 'core.onnx'
+    core = ModelWrapper(str(final_onnx)).transform(PadBands(core_bands))
+    if residual_delay == 'lr':
+        core = core.transform(UpsampleSkipAgain())
+    core.save(str(core_onnx))
+
+    def interface(d: dict) -> dict:  # the description as the estimates see it: B on the bus, adapter included
+        d = {**d, 'frame': {**d['frame'], 'bands': bands, 'core_bands': core_bands}}
+        return {**d, 'axis': {'top': f'{d["project"]}_axis', **geometry_of(d, tdata_bits, tlast).to_dict()}}
+
+    hm, table, plan = convert(core_onnx, prj, backend=backend, io_bits=io_bits, part=part,
+                              folding=folding and (lambda d: folding(interface(d))),
+                              replan=replan and (lambda d, p: replan(interface(d), p)), model_cfg=model_cfg)
     with contextlib.redirect_stdout(io.StringIO()):
         hm.write()
     atomic_write_json(out_dir / 'precisions.json', table)
     if plan is not None:
         atomic_write_json(out_dir / 'folding.json', plan)
-    design = describe(hm, final_onnx, model_cfg=model_cfg, io_bits=io_bits)
+    design = interface(describe(hm, core_onnx, model_cfg=model_cfg, io_bits=io_bits))
+    design['final_onnx'], design['core_onnx'] = Path(final_onnx).name, Path(core_onnx).name
+    write_adapter(prj, design['project'], geometry_of(design, tdata_bits, tlast))
     design = write_design({**design, 'folding': plan}, prj, out_dir / 'design.json')
     log(f'{len(table)} layers, every precision derived from worst-case bounds -> {out_dir / "precisions.json"}; '
         f'hls4ml {backend} io_stream project {prj} (design {design["sha256"][:16]})')

@@ -1,8 +1,16 @@
 """02_block_design.tcl: the Vivado block design around the HLS IP (templates in ``templates/block_design/``).
 
+The HLS IP is the AXI4-Stream adapter ``<top>_axis`` (:mod:`hw.hls.axis`): ports ``s_ms``, ``s_pan``
+in and ``m_out`` out, each with TLAST generated inside the verified design (per line or per frame,
+design.json ``axis.tlast``), so no TLAST logic is added here.
+
 Zynq parts (:data:`PS`): processing system, one AXI DMA per input stream (MM2S), the output back
-through the first DMA (S2MM) after a TLAST generator, width converters where the DMA stream width
-differs from the HLS TDATA width, SmartConnect interconnects, interrupts, one clock and reset.
+through the first DMA (S2MM), width converters where the DMA stream width differs from the HLS
+TDATA width, SmartConnect interconnects, interrupts, one clock and reset. The S2MM channel ends a
+transfer on TLAST, so software arms one S2MM transfer per TLAST packet: one per HR row
+(``tlast: line``) or one per frame (``frame``); :func:`s2mm_plan` refuses a packet longer than the
+DMA's length register. The MM2S transfers may be split anywhere on whole beats (the adapter counts
+beats and ignores input TLAST).
 Parts without a PS: the AXI4-Stream ports become top-level ports with an external clock and reset.
 Widths: ``*_bytes`` are TDATA widths in bytes, ``*_bits`` in bits.
 """
@@ -45,15 +53,48 @@ PS = {
 }
 
 
+DMA_LENGTH_BITS = 26  # c_sg_length_width: the AXI DMA's buffer length register (bytes), its maximum
+
+
 def has_ps(part: Part) -> bool:
     """True for the Zynq parts: the block design has a processing system and AXI DMAs."""
     return part.key in PS
 
 
+def s2mm_plan(h: HlsProject) -> dict:
+    """How the Zynq design's AXI DMAs move one frame: S2MM ends a transfer on TLAST, so one S2MM
+    transfer per TLAST packet of ``m_out`` (an HR row for ``tlast: line``, the frame for ``frame``);
+    MM2S transfers of at most the length register, split on whole beats. Refuses (HsbinetError) a
+    TLAST mode the DMA cannot take or a packet longer than the length register."""
+    limit = (1 << DMA_LENGTH_BITS) - 1
+    out = next(p for p in h.ports if p.direction == 'out')
+    if out.tlast not in ('line', 'frame'):
+        raise HsbinetError('The Zynq block design cannot move this output with its AXI DMA', key='axis.tlast',
+                           expected="'line' (one S2MM transfer per HR row) or 'frame' (one per frame)",
+                           found=repr(out.tlast), hint='lower the design again with `--tlast line` or `--tlast frame`')
+    if out.tlast_bytes > limit:
+        packet = 'HR row' if out.tlast == 'line' else 'frame'
+        raise HsbinetError('The output packet between two TLASTs is longer than one AXI DMA transfer', key='axis.tlast',
+                           expected=f'<= {limit} bytes per S2MM transfer (the DMA length register is '
+                                    f'{DMA_LENGTH_BITS} bits)',
+                           found=f'{out.tlast_bytes} bytes per {packet} ({out.beats_per_tlast} beats of '
+                                 f'{out.tdata_bytes} bytes)',
+                           hint=("lower the design with TLAST per line (`hsbinet lower --tlast line`, hw.tlast: line; "
+                                 "tlast='line': one S2MM transfer per HR row)") if out.tlast == 'frame' else
+                           'lower a narrower frame or fewer bands, or build for a part without a PS (--part XQRKU060)')
+    return {
+        'tlast': out.tlast, 'length_register_bits': DMA_LENGTH_BITS,
+        's2mm': {'port': out.name, 'transfer_bytes': out.tlast_bytes,
+                 'transfers_per_frame': out.beats // out.beats_per_tlast},
+        'mm2s': {p.name: {'frame_bytes': p.frame_bytes, 'max_transfer_bytes': limit - limit % p.tdata_bytes,
+                          'split_on_bytes': p.tdata_bytes} for p in h.ports if p.direction == 'in'},
+    }
+
+
 def block_design_tcl(h: HlsProject, part: Part) -> str:
     """The whole 02_block_design.tcl for ``part``."""
     head = render('block_design/head.tcl',
-                  tdata_checks='\n'.join(f'check_tdata accel/{p.name} {p.tdata_bytes}' for p in h.ports))
+                  port_checks='\n'.join(f'check_port accel/{p.name} {p.tdata_bytes}' for p in h.ports))
     tail = render('block_design/tail.tcl')
     if not has_ps(part):
         return head + _no_ps(h) + tail
@@ -61,7 +102,8 @@ def block_design_tcl(h: HlsProject, part: Part) -> str:
 
 
 def _stream_note(p: StreamPort) -> str:
-    return f'{p.name} ({p.tdata_bits}-bit pixels, {p.beats} beats/frame)'
+    return (f'{p.name} ({p.tdata_bits}-bit beats, {p.beats} beats/frame, TLAST per '
+            f'{"row" if p.tlast == "line" else "frame"})')
 
 
 def _axis_link(src: str, src_bytes: int, dst: str, dst_bytes: int, conv: str) -> str:
@@ -80,37 +122,43 @@ def _zynq(h: HlsProject, ps: dict) -> list[str]:
         raise HsbinetError('The Zynq block design streams exactly one output back through a DMA',
                            key='top-level outputs', found=', '.join(p.name for p in outs) or 'none')
     out = outs[0]
+    plan = s2mm_plan(h)
     # $clock_mhz in ps['config'] is substituted by Tcl (project.tcl)
     sections = [render('block_design/zynq_ps.tcl', **{k: ps[k] for k in (
         'clk', 'vlnv', 'rule', 'board_external', 'without_board', 'config', 'resetn')})]
     # DMAs: one per input stream (MM2S); the first one also carries the output (S2MM)
-    dmas = [f'dma_{p.name}' for p in ins]
+    dmas = [f'dma_{p.stream}' for p in ins]
     for i, (p, dma) in enumerate(zip(ins, dmas)):
         s2mm = out if i == 0 else None
         mm_bits = max(32, p.dma_bytes * 8, (s2mm.dma_bytes * 8) if s2mm else 0)
-        props = ['CONFIG.c_include_sg {0}', 'CONFIG.c_sg_length_width {26}',
+        props = ['CONFIG.c_include_sg {0}', f'CONFIG.c_sg_length_width {{{DMA_LENGTH_BITS}}}',
                  f'CONFIG.c_addr_width {{{ps["addr_width"]}}}', 'CONFIG.c_include_mm2s {1}',
                  f'CONFIG.c_m_axis_mm2s_tdata_width {{{p.dma_bytes * 8}}}',
                  f'CONFIG.c_m_axi_mm2s_data_width {{{mm_bits}}}', 'CONFIG.c_mm2s_burst_size {16}',
                  f'CONFIG.c_include_s2mm {{{1 if s2mm else 0}}}']
         if s2mm:
             props += [f'CONFIG.c_m_axi_s2mm_data_width {{{mm_bits}}}', 'CONFIG.c_s2mm_burst_size {16}']
+        s2mm_note = ''
+        if s2mm:
+            s2mm_note = (f'; S2MM <- {_stream_note(s2mm)}: one S2MM transfer of {plan["s2mm"]["transfer_bytes"]} bytes '
+                         f'per TLAST, {plan["s2mm"]["transfers_per_frame"]} per frame')
         sections.append(render('block_design/zynq_dma.tcl', dma=dma, mm2s_stream=_stream_note(p),
-                               s2mm_note=f'; S2MM <- {_stream_note(s2mm)}' if s2mm else '', props=' '.join(props)))
+                               s2mm_note=s2mm_note, props=' '.join(props)))
         sections.append(_axis_link(f'{dma}/M_AXIS_MM2S', p.dma_bytes, f'accel/{p.name}', p.tdata_bytes,
-                                   f'conv_{p.name}'))
-    sections.append(render('block_design/zynq_tlast.tcl', port=out.name, beats=out.beats, tdata_bits=out.tdata_bits))
-    sections.append(_axis_link(f'tlast_{out.name}/m_axis', out.tdata_bytes, f'{dmas[0]}/S_AXIS_S2MM',
-                               out.dma_bytes, f'conv_{out.name}'))
+                                   f'conv_{p.stream}'))
+    # the output carries its own TLAST (generated inside the adapter): straight to the S2MM channel
+    sections.append(f'# ---- {out.name}: TLAST from the HLS IP itself (axis.tlast = {out.tlast}) '
+                    f'-> {dmas[0]}/S_AXIS_S2MM\n'
+                    + _axis_link(f'accel/{out.name}', out.tdata_bytes, f'{dmas[0]}/S_AXIS_S2MM', out.dma_bytes,
+                                 f'conv_{out.stream}'))
     masters = [f'{dmas[0]}/M_AXI_MM2S', f'{dmas[0]}/M_AXI_S2MM'] + [f'{d}/M_AXI_MM2S' for d in dmas[1:]]
     irqs = [f'{dmas[0]}/mm2s_introut', f'{dmas[0]}/s2mm_introut'] + [f'{d}/mm2s_introut' for d in dmas[1:]]
     clk_pins = [f'ps/{ps["master_clk"]}', f'ps/{ps["slave_clk"]}', 'ctrl_ic/aclk', 'mem_ic/aclk', 'accel/ap_clk']
     for d in dmas:
         clk_pins += [f'{d}/s_axi_lite_aclk', f'{d}/m_axi_mm2s_aclk']
-    clk_pins += [f'{dmas[0]}/m_axi_s2mm_aclk', f'tlast_{out.name}/aclk']
-    convs = [f'conv_{p.name}' for p in h.ports if p.dma_bytes != p.tdata_bytes]
+    clk_pins.append(f'{dmas[0]}/m_axi_s2mm_aclk')
+    convs = [f'conv_{p.stream}' for p in h.ports if p.dma_bytes != p.tdata_bytes]
     rst_pins = ['ctrl_ic/aresetn', 'mem_ic/aresetn', 'accel/ap_rst_n'] + [f'{d}/axi_resetn' for d in dmas]
-    rst_pins.append(f'tlast_{out.name}/aresetn')
     sections.append(render(
         'block_design/zynq_wiring.tcl', master=ps['master'], slave=ps['slave'], irq=ps['irq'], clk=ps['clk'],
         actual_freq=ps['actual_freq'], n_ctrl=len(dmas), n_mem=len(masters), n_irq=len(irqs),
@@ -127,8 +175,9 @@ def _zynq(h: HlsProject, ps: dict) -> list[str]:
 
 
 def _no_ps(h: HlsProject) -> str:
-    """No processor: the stream ports exported as s_axis_<port> / m_axis_<port>, external clock and reset."""
-    names = [f'{"s_axis" if p.direction == "in" else "m_axis"}_{p.name}' for p in h.ports]
+    """No processor: the adapter's ports exported as s_axis_ms, s_axis_pan, m_axis_out (TLAST included),
+    external clock and reset."""
+    names = [f'{"s_axis" if p.direction == "in" else "m_axis"}_{p.stream}' for p in h.ports]
     ext = '\n'.join(f'make_bd_intf_pins_external [get_bd_intf_pins accel/{p.name}]\n'
                     f'set_property name {n} [get_bd_intf_ports {p.name}_0]' for p, n in zip(h.ports, names))
     return render('block_design/no_ps.tcl', external_ports=ext, busif=':'.join(names))

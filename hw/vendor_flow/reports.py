@@ -69,16 +69,25 @@ def _collect(build_dir: Path) -> dict[str, list[tuple[int, Path]]]:
     return found
 
 
+def _layer_source(prj_parent: Path, top_name: str | None) -> Path | None:
+    """The hls4ml source whose layer calls name the synthesised modules: ``firmware/<top>.cpp``, or,
+    when the HLS top is the AXI4-Stream adapter ``<core>_axis`` (hw/hls/axis.py; its own source calls
+    no layer), the core's ``firmware/<core>.cpp``. Searched in the vendor copy (hls_src/) and in
+    the hls4ml project itself."""
+    if not top_name:
+        return None
+    names = [top_name] + ([top_name[:-len('_axis')]] if top_name.endswith('_axis') else [])
+    found = [d / f'{n}.cpp' for d in (prj_parent / 'hls_src' / 'firmware', prj_parent / 'firmware') for n in names]
+    found = [f for f in found if f.is_file()]
+    return next((f for f in found if layer_config_map(f)), found[0] if found else None)
+
+
 def _hls_result(csynth: Path) -> tuple[dict, dict, list[str], dict[str, str]]:
     report_dir = csynth.parent
     top_name = parse_csynth_xml(csynth).get('module')
     # <prj>/<solution>/syn/report -> the hls4ml sources next to <prj> (vendor/hls_src or the hls4ml project)
     prj_parent = report_dir.parents[3] if len(report_dir.parents) > 3 else report_dir
-    top_cpp = None
-    for cand in (prj_parent / 'hls_src' / 'firmware' / f'{top_name}.cpp', prj_parent / 'firmware' / f'{top_name}.cpp'):
-        if cand.is_file():
-            top_cpp = cand
-            break
+    top_cpp = _layer_source(prj_parent, top_name)
     sol = parse_hls_solution(report_dir, top_cpp)
     total = {k: v for k, v in sol['top'].items() if k != 'loops'}
     via = hls4ml_top_csynth(prj_parent)

@@ -1,4 +1,4 @@
-"""Fill the script templates in ``hw/vendor_flow/templates/`` (Tcl, XDC, shell, Verilog, Markdown).
+"""Fill the script templates in ``hw/vendor_flow/templates/`` (Tcl, XDC, shell, Markdown).
 
 Placeholders are ``@@name`` or ``@@{name}`` (the braced form where letters, digits or ``_`` follow);
 ``@@@@`` is a literal ``@@``. :class:`string.Template`'s own ``$`` would collide with Tcl and shell

@@ -20,7 +20,8 @@ from typing import Callable
 EXIT_TOOLS_MISSING = 3
 
 PURPOSE = {
-    'vitis_hls': 'Vitis HLS C synthesis of the hls4ml design and its export as a Vivado IP (01_hls_synth.tcl); '
+    'vitis_hls': 'Vitis HLS C synthesis of the AXI4-Stream adapter top and the hls4ml core it wraps, and its export '
+                 'as a Vivado IP (01_hls_synth.tcl); '
                  'Vitis 2024.x provides it as `vitis-run --mode hls`',
     'vivado': 'Vivado block design, synthesis, implementation and bitstream (02_block_design.tcl, '
               '03_impl_bitstream.tcl)',

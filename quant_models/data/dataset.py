@@ -9,6 +9,16 @@ Each item is a dict of float32 tensors in channel-first layout (no batch axis)::
 
 The whole set is loaded into memory once (the WDC sets are a few hundred MB at most); items
 are views into those arrays, so ``DataLoader`` batching yields (N, C, H, W).
+
+Augmentation (``augment=True``, the trainer turns it on when train.h5 says ``augment:
+dihedral8``, see :mod:`quant_models.data.prepare`): item ``i`` is transformed by one of the 8
+elements of the dihedral group (``k = 0..7``: rotate by ``k % 4`` quarter turns, then mirror the
+columns if ``k >= 4``), the same on every array of the item, with ``k`` drawn from
+``numpy.random.default_rng([seed, epoch, i])``: deterministic for (seed, epoch, index),
+independent of the batch order and of the number of workers. :meth:`PanDataset.set_epoch`
+selects the epoch. The transforms commute with the block-centre decimation and the
+``align_corners=False`` interpolations, so an augmented item is the item of the transformed
+scene (e.g. bilinear-upsampling the augmented MS equals augmenting the upsampled MS).
 """
 
 from __future__ import annotations
@@ -29,10 +39,13 @@ class PanDataset(Dataset):
         source: a PanSet, or a ``.h5`` path read with :func:`read_hpc`.
         require_gt: forwarded to :func:`read_hpc` when ``source`` is a path.
         expected_bands, expected_ratio: forwarded to :func:`read_hpc` (errors if they differ).
+        augment: apply the 8 dihedral flips/rotations (see the module docstring).
+        seed: seed of the augmentation draws.
     """
 
     def __init__(self, source: PanSet | str | os.PathLike, require_gt: bool = False,
-                 expected_bands: int | None = None, expected_ratio: int | None = None):
+                 expected_bands: int | None = None, expected_ratio: int | None = None,
+                 augment: bool = False, seed: int = 0):
         if isinstance(source, PanSet):
             self.set = source
         else:
@@ -44,6 +57,20 @@ class PanDataset(Dataset):
         self._ms = torch.from_numpy(np.ascontiguousarray(s.ms, dtype=np.float32))
         self._gt = (None if s.gt is None
                     else torch.from_numpy(np.ascontiguousarray(s.gt, dtype=np.float32)))
+        self.augment = bool(augment)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentation draws the items use."""
+        self.epoch = int(epoch)
+
+    def transform_index(self, i: int) -> int:
+        """Dihedral element ``k`` (0..7) applied to item ``i`` this epoch (0 without augment)."""
+        if not self.augment:
+            return 0
+        i = int(i) % len(self)
+        return int(np.random.default_rng([self.seed, self.epoch, i]).integers(8))
 
     @property
     def ratio(self) -> int:
@@ -69,4 +96,21 @@ class PanDataset(Dataset):
         item = {'lms': self._lms[i], 'pan': self._pan[i], 'ms': self._ms[i]}
         if self._gt is not None:
             item['gt'] = self._gt[i]
+        k = self.transform_index(i)
+        if k:
+            item = {name: dihedral(v, k) for name, v in item.items()}
         return item
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Element ``k`` (0..7) of the dihedral group on the last two axes of ``x`` (contiguous).
+
+    ``k % 4`` quarter turns (``torch.rot90``, counter-clockwise), then a mirror of the columns
+    if ``k >= 4``; ``k = 0`` is the identity.
+    """
+    if not 0 <= k < 8:
+        raise ValueError(f'dihedral element {k} is not in 0..7')
+    y = torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
+    if k >= 4:
+        y = torch.flip(y, dims=(-1,))
+    return y.contiguous()

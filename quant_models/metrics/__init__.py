@@ -14,8 +14,8 @@ computed in float64.
 Modules
 -------
 - :mod:`.reference`: reduced-resolution (Wald's protocol) indices against a reference:
-  :func:`psnr` [dB], :func:`cc`, :func:`ssim`, :func:`sam` [degrees], :func:`ergas`, and
-  :func:`reference_metrics` (all five).
+  :func:`psnr` [dB] (per band: :func:`psnr_per_band`), :func:`cc`, :func:`ssim`, :func:`sam`
+  [degrees], :func:`ergas`, and :func:`reference_metrics` (all five).
 - :mod:`.q_index`: the block-averaged universal quality index Q (:func:`q_index`,
   :func:`q_index_pairwise`) that the full-resolution indices are built on.
 - :mod:`.full_resolution`: no-reference (full-resolution, Alparone et al. 2008) indices
@@ -36,11 +36,11 @@ from quant_models.metrics.full_resolution import (PAN_GNYQ, PAN_TAPS, d_lambda, 
 from quant_models.metrics.inputs import MetricInputError, batch_mean
 from quant_models.metrics.q_index import Q_BLOCK, q_index, q_index_pairwise
 from quant_models.metrics.reference import (SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WIN, cc, ergas, psnr,
-                                            reference_metrics, sam, ssim)
+                                            psnr_per_band, reference_metrics, sam, ssim)
 
 __all__ = [
-    'CONVENTIONS', 'MetricInputError', 'psnr', 'cc', 'ssim', 'sam', 'ergas', 'q_index',
-    'q_index_pairwise', 'degrade_pan', 'd_lambda', 'd_s', 'qnr', 'reference_metrics',
+    'CONVENTIONS', 'MetricInputError', 'psnr', 'psnr_per_band', 'cc', 'ssim', 'sam', 'ergas',
+    'q_index', 'q_index_pairwise', 'degrade_pan', 'd_lambda', 'd_s', 'qnr', 'reference_metrics',
     'no_reference_metrics', 'batch_mean', 'Q_BLOCK', 'PAN_GNYQ', 'PAN_TAPS', 'SSIM_WIN',
     'SSIM_SIGMA', 'SSIM_K1', 'SSIM_K2',
 ]

@@ -26,12 +26,11 @@ def _band_mse(r: np.ndarray, o: np.ndarray) -> np.ndarray:
     return np.mean(d * d, axis=(1, 2))
 
 
-def psnr(ref, out, data_range=None) -> float:
-    """Mean over bands of the per-band PSNR in dB.
+def psnr_per_band(ref, out, data_range=None) -> np.ndarray:
+    """(B,) PSNR of every band in dB: ``10*log10(L_b**2 / MSE_b)``.
 
-    Per band ``b``: ``10*log10(L_b**2 / MSE_b)`` where ``L_b = max(ref[b])`` (the band's reference
-    max, as HyperPanCollection / DLPan) unless a scalar ``data_range`` is given.  ``MSE_b == 0``
-    gives ``+inf`` for that band (so ``ref == out`` gives ``inf``).
+    ``L_b = max(ref[b])`` (the band's reference max, as HyperPanCollection / DLPan) unless a
+    scalar ``data_range`` is given; ``MSE_b == 0`` gives ``+inf`` for that band.
     """
     r, o = cube_pair(ref, out)
     mse = _band_mse(r, o)
@@ -41,8 +40,15 @@ def psnr(ref, out, data_range=None) -> float:
         peak = np.full(r.shape[0], float(data_range))
     with np.errstate(divide='ignore', invalid='ignore'):
         val = 10.0 * np.log10(peak * peak / mse)
-    val = np.where(mse == 0, np.inf, val)
-    return float(np.mean(val))
+    return np.where(mse == 0, np.inf, val)
+
+
+def psnr(ref, out, data_range=None) -> float:
+    """Mean over bands of the per-band PSNR in dB (:func:`psnr_per_band`).
+
+    ``ref == out`` gives ``inf``.
+    """
+    return float(np.mean(psnr_per_band(ref, out, data_range)))
 
 
 def cc(ref, out) -> float:

@@ -66,7 +66,7 @@ def test_run_writes_a_complete_build_folder_with_manifest(tmp_path):
         p = out / art['path']
         assert p.is_file() and p.stat().st_size == art['bytes'], name
     metrics = json.loads((out / 'eval' / 'metrics.json').read_text())
-    assert set(metrics['methods']) == {'hsbinet', 'bicubic', 'bilinear'}
+    assert set(metrics['methods']) == {'hsbinet', 'bicubic', 'bilinear', 'gsa', 'mtf_glp'}
     assert {'psnr', 'cc', 'ssim', 'sam', 'ergas', 'd_lambda', 'd_s', 'qnr'} <= set(metrics['methods']['hsbinet'])
     for png in ('composite', 'error_map', 'spectra', 'training'):
         assert (out / 'eval' / f'{png}.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

@@ -30,6 +30,12 @@ def test_psnr_hand():
     assert M.psnr(REF, OUT) == pytest.approx(18.061799739838872)
 
 
+def test_psnr_per_band_hand():
+    np.testing.assert_allclose(M.psnr_per_band(REF, OUT), [10 * math.log10(16 / 0.25), 10 * math.log10(64 / 1)])
+    assert M.psnr(REF, OUT) == pytest.approx(float(np.mean(M.psnr_per_band(REF, OUT))))
+    assert M.psnr_per_band(REF, REF).tolist() == [math.inf, math.inf]
+
+
 def test_psnr_scalar_data_range():
     expected = (10 * math.log10(100 / 0.25) + 10 * math.log10(100 / 1)) / 2
     assert M.psnr(REF, OUT, data_range=10) == pytest.approx(expected)

@@ -62,6 +62,27 @@ def test_error_map_png(tmp_path):
         P.error_map_png(ref, ref[:, :-1], tmp_path / 'bad.png')
 
 
+def test_error_maps_share_one_scale(tmp_path):
+    ref = _cube()
+    rng = np.random.default_rng(2)
+    outs = {'bicubic': ref + 0.2 * rng.standard_normal(ref.shape), 'model': ref + 0.02 * rng.standard_normal(ref.shape)}
+    _check_png(P.error_map_png(ref, outs, tmp_path / 'errs.png', units='reflectance'), tmp_path)
+    with pytest.raises(ValueError, match='model'):
+        P.error_map_png(ref, {'model': ref[:, :-1]}, tmp_path / 'bad.png')
+    with pytest.raises(ValueError):
+        P.error_map_png(ref, {}, tmp_path / 'none.png')
+
+
+def test_band_psnr_png(tmp_path):
+    curves = {'a': np.linspace(25, 35, 12), 'b': np.r_[np.full(11, 30.0), np.inf]}
+    _check_png(P.band_psnr_png(curves, np.linspace(400, 2400, 12), tmp_path / 'bp.png'), tmp_path)
+    _check_png(P.band_psnr_png(curves, None, tmp_path / 'bp2.png'), tmp_path)
+    with pytest.raises(ValueError):
+        P.band_psnr_png({'a': np.ones(12), 'b': np.ones(11)}, None, tmp_path / 'bad.png')
+    with pytest.raises(ValueError):
+        P.band_psnr_png(curves, np.ones(5), tmp_path / 'bad.png')
+
+
 def test_spectral_curves_png(tmp_path):
     ref = _cube()
     outs = {'bicubic': ref + 0.1, 'HS-BiNet': ref * 0.95}

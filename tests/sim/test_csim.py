@@ -38,7 +38,10 @@ def test_csim_is_bit_exact_on_four_wdc_geometry_patches(wdc_build):
     v = run_csim(wdc_build / 'hw', wdc_build / 'train' / 'best.pt', wdc_build / 'data' / 'test.h5',
                  wdc_build / 'csim', patches=4, log=QUIET)
     assert v['bit_exact'] is True and v['mismatches'] == 0 and v['patches'] == 4
-    assert v['elements'] == 3 * 4 * 16 * 16 * 191  # torch/qonnx/csim pairs x patches x H x W x B
+    # torch/qonnx/csim pairs x patches x H x W x B, plus the TLAST of every output beat (6 per pixel:
+    # 191 bands of 16 bit on a 512-bit bus); the core runs 192 bands (191 is prime), the bus carries 191
+    assert v['elements'] == 3 * 4 * 16 * 16 * 191 + 4 * 16 * 16 * 6
+    assert v['core_bands'] == 192 and v['axis']['tdata_bits'] == 512 and v['axis']['beats_per_pixel'] == 6
     on_disk = json.loads((wdc_build / 'csim' / 'verdict.json').read_text())
     assert {'bit_exact', 'patches', 'elements', 'mismatches', 'first_mismatch', 'design_sha256'} <= set(on_disk)
     design = json.loads((wdc_build / 'hw' / 'design.json').read_text())

@@ -25,6 +25,20 @@ Sources (``load_cube(source)``)
     Generic HDF5 cubes (row-major, used as stored). HyperPanCollection ``.h5`` files (datasets
     GT/LMS/MS/PAN) are *not* cubes: they are already pan-sharpening sets, read them with
     :func:`quant_models.data.hpc_format.read_hpc`.
+``path.hdr`` (or its data file ``path.img``/``.dat``/``.raw``/``.bsq``/``.bil``/``.bip``)
+    ENVI scenes, read with ``spectral`` (SPy): any ENVI data type, BSQ/BIL/BIP, either byte
+    order, ``header offset``; read as (H,W,B) = (lines, samples, bands). The data file's size
+    must match the header exactly. Wavelengths from ``wavelength`` + ``wavelength units``
+    (converted to nm); ``map info`` / ``coordinate system string`` -> :attr:`Cube.georef`.
+``path.tif`` / ``path.tiff``
+    Multi-band GeoTIFFs, read with ``rasterio`` (GDAL): bands (B,H,W) transposed to (H,W,B).
+    Wavelengths from GDAL's per-band ``wavelength``/``wavelength_units`` items, ``IMAGERY``
+    ``CENTRAL_WAVELENGTH_UM``, a dataset ``wavelength`` list, or band descriptions such as
+    ``"450 nm"``; transform + CRS -> :attr:`Cube.georef`.
+
+ENVI and GeoTIFF values are never scaled (scale factors and nodata go to ``Cube.extra``); their
+layout is declared by the format (no band-axis rule). :func:`write_cube` writes a cube back to
+either format with its wavelengths (nm) and georeferencing (:mod:`.envi`, :mod:`.geotiff`).
 
 Key choice
 ----------
@@ -50,11 +64,18 @@ than :data:`MIN_BANDS` bands, a spatial size below :data:`MIN_SPATIAL` pixels.
 Modules: :mod:`.load` (:func:`load_cube`), :mod:`.cube` (:class:`Cube`, checks),
 :mod:`.orientation` (band-axis rule, pixel matrices), :mod:`.keys` (key choice, wavelengths),
 :mod:`.mat_hdf5` (.mat v5/v7.3, .h5), :mod:`.numpy_files` (.npy/.npz), :mod:`.embedded`
-(Indian Pines).
+(Indian Pines), :mod:`.envi` (ENVI read/write), :mod:`.geotiff` (GeoTIFF read/write),
+:mod:`.georef` (:class:`Georef`), :mod:`.wavelengths` (units -> nm), :mod:`.raster`
+(:class:`RasterScene`), :mod:`.write` (:func:`write_cube`).
 """
 
 from quant_models.data.readers.cube import MIN_BANDS, MIN_SPATIAL, Cube
 from quant_models.data.readers.embedded import EMBEDDED_SCENES
+from quant_models.data.readers.envi import read_envi, write_envi
+from quant_models.data.readers.georef import Georef
+from quant_models.data.readers.geotiff import read_geotiff, write_geotiff
 from quant_models.data.readers.load import load_cube
+from quant_models.data.readers.write import write_cube
 
-__all__ = ['Cube', 'EMBEDDED_SCENES', 'MIN_BANDS', 'MIN_SPATIAL', 'load_cube']
+__all__ = ['Cube', 'EMBEDDED_SCENES', 'Georef', 'MIN_BANDS', 'MIN_SPATIAL', 'load_cube',
+           'read_envi', 'read_geotiff', 'write_cube', 'write_envi', 'write_geotiff']

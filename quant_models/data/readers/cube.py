@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from quant_models.common import HsbinetError
+from quant_models.data.readers.georef import Georef
 
 
 #: Fewest spectral bands a cube may have.
@@ -31,10 +32,14 @@ class Cube:
         key: the variable/dataset used (e.g. ``"data"``, ``"Y"``, ``"tensor"``).
         orientation: how the stored array became (H, W, B), in words.
         provenance: where the data comes from (file + sha256, or citation and licence).
-        sha256: hex sha256 of the source file's bytes (embedded scenes: of the loaded array's
-            float64 C-order bytes).
+        sha256: hex sha256 of the source file's bytes (ENVI: of the data file, the header's is
+            in ``provenance``; embedded scenes: of the loaded array's float64 C-order bytes).
         source_dtype: dtype of the stored array before conversion to float32.
-        extra: free-form metadata for callers (empty by default).
+        extra: free-form metadata for callers (empty by default). ENVI/GeoTIFF scenes put their
+            format extras here: ``format``, ``wavelength_source``, ``band_names``, ``fwhm_nm``,
+            ``nodata``, ``envi_header`` (every header field) or ``geotiff_tags``, ``files``.
+        georef: :class:`~quant_models.data.readers.georef.Georef` (transform + CRS) of a
+            georeferenced ENVI/GeoTIFF scene, else None; the writers carry it over.
     """
 
     data: np.ndarray
@@ -47,6 +52,7 @@ class Cube:
     sha256: str = ''
     source_dtype: str = ''
     extra: dict = field(default_factory=dict)
+    georef: Georef | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -5,8 +5,11 @@ import re
 
 import pytest
 
-from hw.estimates.folding import folding_from_file, plan_folding, unfolded
+from hw.estimates.analytical import FIFO_MIN_DEPTH, estimate
+from hw.estimates.folding import (REFINE_TOLERANCE, folding_from_file, plan_folding, refine_fifos_by_simulation,
+                                  replan_fifos, unfolded)
 from hw.estimates.report import build_report
+from hw.estimates.stream_sim import simulate
 from quant_models.common import HsbinetError
 from tests.conftest import QUIET
 
@@ -58,3 +61,40 @@ def test_the_lowered_project_carries_the_plan_and_the_report_describes_it(small_
     assert r['total']['fifo_bits'] == sum(m['bits'] for m in r['fifos'])
     assert all(m['note'] == 'depth as written in the project' for m in r['fifos'])
     assert r['performance']['mpixel_per_s'] == pytest.approx(plan['performance']['mpixel_per_s'], rel=0, abs=0)
+    # the depths written are the rules' refined by the token simulation, which reaches the
+    # analytical interval with them; every stream says where its depth comes from
+    ref = plan['fifo_refinement']
+    assert ref['status'] == 'completed' and ref['source'] == 'token simulation'
+    assert ref['interval_refined'] <= ref['target_cycles'] * (1 + REFINE_TOLERANCE)
+    assert ref['fifo_bits_refined'] <= ref['fifo_bits_rule'] and ref['seconds'] < 60
+    notes = plan['fifo_notes']
+    assert set(notes) == set(plan['fifo_depths'])
+    assert all(n.startswith(('token simulation: ', 'rule: ')) for n in notes.values())
+    assert set(ref['from_simulation']) == {k for k, n in notes.items() if n.startswith('token simulation')}
+    assert all(plan['fifo_depths'][k] > FIFO_MIN_DEPTH for k in ref['from_simulation'])
+    sim = r['performance']['token_simulated']
+    assert sim['frame_interval_cycles'] <= 1.05 * r['performance']['ii_cycles_per_frame']
+
+
+def test_the_refinement_cuts_the_rules_to_what_the_simulation_needs_and_raises_a_short_plan(design):
+    plan = replan_fifos(design, unfolded(design), refine=False)
+    assert 'fifo_refinement' not in plan and all(n.startswith('rule: ') for n in plan['fifo_notes'].values())
+    target = max(r['cycles_per_frame'] for r in estimate(design, plan['reuse'])['layers'] if r['cls'] != 'AxisAdapter')
+    rule_bits = refine_fifos_by_simulation(design, plan, budget_s=0)['fifo_refinement']['fifo_bits_rule']
+    ref = refine_fifos_by_simulation(design, plan, budget_s=20)
+    assert ref['fifo_refinement']['status'] == 'completed'
+    assert ref['fifo_refinement']['fifo_bits_refined'] <= rule_bits
+    for frames in (3, 8):  # the start and the steady state
+        r = simulate(design, plan['reuse'], depths=ref['fifo_depths'], frames=frames)
+        assert not r['deadlock'] and r['frame_interval_cycles'] <= target * (1 + REFINE_TOLERANCE), frames
+    # a plan with the skips cut to the minimum misses the interval (here: deadlocks); the refinement
+    # raises it back (to the rules' depths first) before it cuts
+    short = {**plan, 'fifo_depths': {k: (FIFO_MIN_DEPTH if ' -> Add_' in k else v) for k, v in plan['fifo_depths'].items()}}
+    assert simulate(design, plan['reuse'], depths=short['fifo_depths'])['deadlock']
+    fixed = refine_fifos_by_simulation(design, short, budget_s=0)
+    r = simulate(design, plan['reuse'], depths=fixed['fifo_depths'], frames=6)
+    assert fixed['fifo_refinement']['status'] == 'completed' and r['frame_interval_cycles'] <= target * (1 + REFINE_TOLERANCE)
+    # a design above the simulation's step limit keeps the rules' depths, and says so
+    big = refine_fifos_by_simulation(design, plan, max_steps=1000)
+    assert big['fifo_depths'] == plan['fifo_depths'] and big['fifo_refinement']['status'].startswith('not run')
+    assert all(n.startswith('rule: ') for n in big['fifo_notes'].values())

@@ -87,10 +87,11 @@ def test_throughput_latency_and_fifos(design):
     written = [d for lay in design['layers'] for d in lay['in_depths']]
     assert sorted(m['depth'] for m in e['fifos']) == sorted(written) and None not in written
     # the branch-balancing plan (a hypothetical folding, here reuse 1): the global residual waits
-    # for the whole network including the ChannelGate's full frame
+    # for the whole network including the ChannelGate's full frame, on the LR side (its own
+    # upsampler, hw/export/passes/upsample_skip_again.py): more than one LR frame (16 pixels)
     plan = estimate(design, {lay['name']: 1 for lay in design['layers'] if lay['class'] in ('Conv2D', 'PointwiseConv2D')})
-    glob = max(plan['fifos'], key=lambda m: m['depth'])
-    assert glob['layer'].endswith('-> Add_2') and glob['depth'] > 256
+    glob = next(m for m in plan['fifos'] if m['layer'].endswith('-> BilinearResize_0_skip'))
+    assert glob['depth'] > 16 and glob['width'] == 8 * 16  # LR words of B = 8 bands x 16 bit
     assert plan['hls4ml_default_fifo_bits'] > plan['total']['fifo_bits']
     assert e['total']['fifo_bits'] > plan['total']['fifo_bits']  # the one-frame defaults cost more
 
@@ -133,8 +134,10 @@ def test_explore_picks_the_fastest_point_that_fits(build, tmp_path):
     fitting = [p for p in res['points'] if p['fits']['XC7Z020']]
     assert res['best'] is not None
     assert res['best']['performance']['mpixel_per_s'] == max(p['performance']['mpixel_per_s'] for p in fitting)
-    lut = [p['total']['lut'] for p in res['points']]
-    assert lut == sorted(lut, reverse=True)  # more reuse, fewer LUTs
+    # more reuse, fewer LUTs in the layers (FIFO depths depend on the folding: one that shrinks below
+    # 8 Kbit moves from BRAM into LUTs, so the FIFOs are left out of this comparison)
+    lut = [p['total']['lut'] - p['total']['fifo_lut'] for p in res['points']]
+    assert lut == sorted(lut, reverse=True)
     assert (tmp_path / 'explore.png').is_file() and (tmp_path / 'explore.md').is_file()
 
 

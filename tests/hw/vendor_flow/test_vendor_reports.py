@@ -144,3 +144,25 @@ def test_ours_preferred_over_run_reports(tmp_path):
     os.utime(runs / 'design_1_wrapper_utilization_placed.rpt', None)
     r = find_vendor_reports(build)
     assert r['total']['resources']['LUT'] == 45210
+
+
+def test_layers_are_attributed_when_the_top_is_the_axis_adapter(tmp_path):
+    """With the AXI4-Stream adapter as HLS top (hsbinet_axis), csynth.xml names the adapter, whose
+    own source calls no layer; the layer map comes from the core's firmware/hsbinet.cpp."""
+    vendor = tmp_path / 'vendor'
+    shutil.copytree(FIX / 'hls', vendor)
+    os.replace(vendor / 'hsbinet_prj', vendor / 'hsbinet_axis_prj')
+    report = vendor / 'hsbinet_axis_prj' / 'solution1' / 'syn' / 'report'
+    top = (report / 'csynth.xml').read_text().replace('<TopModelName>hsbinet</TopModelName>',
+                                                        '<TopModelName>hsbinet_axis</TopModelName>')
+    (report / 'csynth.xml').write_text(top)
+    (report / 'hsbinet_axis_csynth.xml').write_text(top)  # Vitis HLS writes <top>_csynth.xml too
+    (vendor / 'hls_src' / 'firmware' / 'hsbinet_axis.cpp').write_text(
+        '#include "hsbinet_axis.h"\nvoid hsbinet_axis(hls::stream<axis_beat_t> &s_ms, hls::stream<axis_beat_t> &s_pan,'
+        ' hls::stream<axis_beat_t> &m_out) { hsbinet(ms, pan, out); }\n')
+    (vendor / 'project.tcl').write_text((vendor / 'project.tcl').read_text().replace('"hsbinet"', '"hsbinet_axis"'))
+    r = find_vendor_reports(tmp_path)
+    assert r['source'] == SOURCE_HLS and r['total']['module'] == 'hsbinet_axis'
+    assert r['total']['latency_worst_cycles'] == 1302 and r['total']['hls4ml_reader_agrees'] is True
+    assert {'BilinearResize_0', 'Conv2D_Conv_0', 'Conv2D_Conv_2'} <= set(r['layers'])
+    assert r['layers']['Conv2D_Conv_2']['module'] == CONV229

@@ -145,10 +145,10 @@ def test_reader_bad_inputs(tmp_path):
     with pytest.raises(HsbinetError) as e:
         load_cube(str(tmp_path / 'missing.mat'))
     assert_error(e, 'missing.mat', 'no such file')
-    (tmp_path / 'cube.tif').write_bytes(b'II*\x00')
+    (tmp_path / 'cube.png').write_bytes(b'\x89PNG')
     with pytest.raises(HsbinetError) as e:
-        load_cube(str(tmp_path / 'cube.tif'))
-    assert_error(e, 'cube.tif', "'.tif'")
+        load_cube(str(tmp_path / 'cube.png'))
+    assert_error(e, 'cube.png', "'.png'", 'GeoTIFF')
 
 
 def test_reader_refuses_hyperpancollection_file(tmp_path):

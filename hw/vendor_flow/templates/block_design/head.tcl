@@ -24,11 +24,15 @@ add_files -fileset constrs_1 -norecurse [file join $tcldir constraints ${top}_${
 create_bd_design $bd_name
 create_bd_cell -type ip -vlnv $hls_vlnv accel
 
-# The generator sized the DMAs from firmware/defines.h; stop if Vitis HLS packed a port differently.
-proc check_tdata {pin expect} {
+# The generator sized the DMAs from design.json (axis.tdata_bits) and relies on the TLAST the HLS IP
+# generates itself (axis.tlast); stop if Vitis HLS packaged a port differently.
+proc check_port {pin expect} {
     set got [get_property CONFIG.TDATA_NUM_BYTES [get_bd_intf_pins $pin]]
     if {$got != $expect} {
         error "hsbinet: $pin has TDATA_NUM_BYTES=$got, expected $expect; regenerate with `hsbinet build`"
     }
+    if {[get_property CONFIG.HAS_TLAST [get_bd_intf_pins $pin]] != 1} {
+        error "hsbinet: $pin has no TLAST; the HLS top must be the AXI4-Stream adapter $::top (ap_axiu ports)"
+    }
 }
-@@tdata_checks
+@@port_checks

@@ -336,8 +336,40 @@ def _fake_tools(tmp_path, monkeypatch):
     return calls
 
 
+# the layers the fixture's Vitis HLS module names belong to (their hls4ml config structs when the
+# fixture was recorded); config numbers follow hls4ml's layer indices, which change with the graph
+FIXTURE_CONFIGS = {'config127': 'BilinearResize_0', 'config229': 'Conv2D_Conv_0', 'config242': 'Conv2D_Conv_2'}
+
+
+def _fixture_for(project: Path, tmp_path: Path) -> Path:
+    """A copy of the vendor-report fixture whose module names carry ``project``'s config structs."""
+    import shutil
+
+    from hw.vendor_flow.hls_reports import layer_config_map
+    now = {layer: cfg for cfg, layer in layer_config_map(project / 'firmware' / 'hsbinet.cpp').items()}
+    ren = {old: now[layer] for old, layer in FIXTURE_CONFIGS.items()}
+    fix = tmp_path / 'fixture'
+    shutil.copytree(FIX, fix)
+    for path in sorted(fix.rglob('*'), key=lambda q: -len(q.parts)):
+        if path.is_file() and path.suffix in ('.xml', '.rpt', '.app'):
+            text = path.read_text(errors='replace')
+            for i, old in enumerate(ren):  # two phases: a new number may be another old one
+                text = re.sub(rf'(?<![0-9a-z]){old}_', f'@@{i}_', text)
+            for i, old in enumerate(ren):
+                text = text.replace(f'@@{i}_', f'{ren[old]}_')
+            path.write_text(text)
+        name = path.name
+        for old, cfg in ren.items():
+            name = re.sub(rf'(?<![0-9a-z]){old}_', f'@@{cfg}_', name)
+        name = name.replace('@@', '')
+        if name != path.name:
+            path.rename(path.with_name(name))
+    return fix
+
+
 def test_flow_runs_tools_in_order_and_parses_reports(hls_build, tmp_path, monkeypatch):
     calls = _fake_tools(tmp_path, monkeypatch)
+    monkeypatch.setenv('HSBINET_FIX', str(_fixture_for(hls_build / 'csim' / 'hls4ml_prj', tmp_path)))
     assert main(['build', '--bitstream', '--build', str(hls_build), '--part', 'ZU9EG', '--clock', '250',
                  '--out', str(tmp_path / 'o')]) == 0
     assert calls.read_text().split('\n')[:3] == ['vitis_hls -f 01_hls_synth.tcl', 'vivado 02_block_design.tcl',

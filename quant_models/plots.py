@@ -178,14 +178,7 @@ def band_psnr_png(curves: Mapping[str, np.ndarray], wavelengths_nm: Sequence[flo
     if len(sizes) != 1:
         raise ValueError(f'every curve needs the same number of bands; got {sorted(sizes)}')
     B = sizes.pop()
-    if wavelengths_nm is not None:
-        xs = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
-        if xs.size != B:
-            raise ValueError(f'{xs.size} wavelengths given for {B} bands')
-        xlabel = 'wavelength [nm]'
-    else:
-        xs = np.arange(B)
-        xlabel = 'band index'
+    xs, xlabel = _spectral_axis(wavelengths_nm, B)
     fig = Figure(figsize=(7.5, 4.0))
     ax = fig.add_subplot(1, 1, 1)
     for name, y in ys.items():
@@ -201,6 +194,16 @@ def band_psnr_png(curves: Mapping[str, np.ndarray], wavelengths_nm: Sequence[flo
     return _save(fig, path)
 
 
+def _spectral_axis(wavelengths_nm: Sequence[float] | None, bands: int) -> tuple[np.ndarray, str]:
+    """x values and label of a per-band plot: wavelengths in nm when known, else band indices."""
+    if wavelengths_nm is None:
+        return np.arange(bands), 'band index'
+    xs = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
+    if xs.size != bands:
+        raise ValueError(f'{xs.size} wavelengths given for {bands} bands')
+    return xs, 'wavelength [nm]'
+
+
 def spectral_curves_png(ref, out_dict: Mapping[str, np.ndarray], pixels: Sequence[tuple[int, int]],
                         wavelengths_nm: Sequence[float] | None, path,
                         units: str = 'data units') -> Path:
@@ -213,14 +216,7 @@ def spectral_curves_png(ref, out_dict: Mapping[str, np.ndarray], pixels: Sequenc
     if not pixels:
         raise ValueError('spectral_curves_png needs at least one pixel')
     B, H, W = r.shape
-    if wavelengths_nm is not None:
-        xs = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
-        if xs.size != B:
-            raise ValueError(f'{xs.size} wavelengths given for {B} bands')
-        xlabel = 'wavelength [nm]'
-    else:
-        xs = np.arange(B)
-        xlabel = 'band index'
+    xs, xlabel = _spectral_axis(wavelengths_nm, B)
     n = len(pixels)
     ncol = min(n, 3)
     nrow = -(-n // ncol)

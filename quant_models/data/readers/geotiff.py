@@ -106,18 +106,22 @@ def read_geotiff(path: str | os.PathLike) -> RasterScene:
                        kind='GeoTIFF', files=[path], orientation=orient, metadata=meta)
 
 
+def _on_all_or_none(tags: list[dict], item: str, path: str, key: str, what: str) -> bool:
+    """Whether every band's tags carry ``item``; False if none does; an error if only some do."""
+    have = [i for i, t in enumerate(tags, 1) if item in t]
+    if have and len(have) != len(tags):
+        missing = [i for i in range(1, len(tags) + 1) if i not in have]
+        raise HsbinetError(f'GeoTIFF has {what} on some bands only', file=path, key=key,
+                           expected=f'{what} on all {len(tags)} bands (or none)',
+                           found=f'missing on band(s) {_short(missing)}')
+    return bool(have)
+
+
 def _wavelengths(ds, path: str) -> tuple[np.ndarray | None, str]:
     nb = ds.count
     dtags = ds.tags()
     btags = [ds.tags(i) for i in range(1, nb + 1)]
-    have = [i for i, t in enumerate(btags, 1) if 'wavelength' in t]
-    if have:
-        if len(have) != nb:
-            missing = [i for i in range(1, nb + 1) if i not in have]
-            raise HsbinetError('GeoTIFF has a wavelength item on some bands only', file=path,
-                               key='band metadata wavelength',
-                               expected=f'a wavelength on all {nb} bands (or none)',
-                               found=f'missing on band(s) {_short(missing)}')
+    if _on_all_or_none(btags, 'wavelength', path, 'band metadata wavelength', 'a wavelength item'):
         units = {t.get('wavelength_units', dtags.get('wavelength_units')) for t in btags}
         if len(units) != 1:
             raise HsbinetError('GeoTIFF bands give different wavelength units', file=path,
@@ -127,14 +131,8 @@ def _wavelengths(ds, path: str) -> tuple[np.ndarray | None, str]:
                                   'band metadata wavelength')
         return wl, f'GeoTIFF {words}'
     imagery = [ds.tags(i, ns='IMAGERY') for i in range(1, nb + 1)]
-    have = [i for i, t in enumerate(imagery, 1) if 'CENTRAL_WAVELENGTH_UM' in t]
-    if have:
-        if len(have) != nb:
-            missing = [i for i in range(1, nb + 1) if i not in have]
-            raise HsbinetError('GeoTIFF has CENTRAL_WAVELENGTH_UM on some bands only', file=path,
-                               key='IMAGERY CENTRAL_WAVELENGTH_UM',
-                               expected=f'a value on all {nb} bands (or none)',
-                               found=f'missing on band(s) {_short(missing)}')
+    if _on_all_or_none(imagery, 'CENTRAL_WAVELENGTH_UM', path, 'IMAGERY CENTRAL_WAVELENGTH_UM',
+                       'CENTRAL_WAVELENGTH_UM'):
         wl, words = to_nanometres([t['CENTRAL_WAVELENGTH_UM'] for t in imagery], 'um', nb, path,
                                   'IMAGERY CENTRAL_WAVELENGTH_UM')
         return wl, f'GeoTIFF {words}'

@@ -3,7 +3,8 @@
 For each hidden width C and PAN frame (H x W), an untrained hardware-profile model (``--bands``
 bands, default 191; ratio 4; 2 blocks; weights do not change structure, types or folding) is
 exported and *lowered* with the folding plan the default ``hsbinet run`` uses (fastest balanced
-folding that fits ``--part``; the bands padded for the core, the AXI4-Stream adapter around it);
+folding that fits ``--part``, or with ``--target-mpx`` the fewest-LUT one reaching it, the
+fixed-point products on DSP48s when that is chosen, ``--multipliers``; the bands padded for the core, the AXI4-Stream adapter around it);
 the report of that lowered project (``hsbinet report``) gives the row. So every row describes a
 project that was generated, with the design hash that identifies it; it was not synthesised (no
 vendor tool here): its throughput and resources are the analytical model's, with the token-level
@@ -16,7 +17,8 @@ lowered project and the C-simulation of one frame through the adapter (random in
 grid), per 128 x 128 PAN pixels.
 
     python benchmarks/bench_report.py [--part XQRKU060] [--clock 200] [--bands 191] [--hidden 32,64]
-                                      [--frames 32x32,8x256] [--csim] [--out DIR]
+                                      [--frames 32x32,8x256] [--target-mpx 8.6] [--multipliers auto]
+                                      [--csim] [--out DIR]
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def main() -> None:
     p.add_argument('--bands', type=int, default=191)
     p.add_argument('--hidden', default='32,64')
     p.add_argument('--frames', default='32x32', help='PAN frames HxW, comma-separated')
+    p.add_argument('--target-mpx', type=float, default=None,
+                   help='lower with the fewest-LUT folding reaching this many Mpixel/s (hw.target_mpx)')
+    p.add_argument('--multipliers', default='auto', help='hw.multipliers: auto | dsp | fabric')
     p.add_argument('--csim', action='store_true', help='time compile + C-simulation of the first C, largest frame')
     p.add_argument('--out', default=None)
     a = p.parse_args()
@@ -86,7 +91,8 @@ def main() -> None:
             t = time.time()
             torch.manual_seed(0)
             model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=2, profile='hardware')).eval()
-            design = design_of(model, (fh, fw), folding=lambda x: plan_folding(x, a.part, a.clock), out_dir=d)
+            design = design_of(model, (fh, fw), folding=lambda x: plan_folding(x, a.part, a.clock, a.target_mpx, a.multipliers),
+                               out_dir=d)
             t_lower = time.time() - t
             t = time.time()
             rep = build_report(d, part=a.part, clock_mhz=a.clock, log=quiet)
@@ -98,6 +104,7 @@ def main() -> None:
                    'bottleneck': perf['bottleneck'], 'mpix_token': tok['mpixel_per_s'], 'token_status': tok['status'],
                    'util': {k: rep['parts'][k]['utilization_pct'] for k in PARTS},
                    'fits': {k: rep['parts'][k]['fits'] for k in PARTS},
+                   'dsp_bound_layers': sorted(design['folding'].get('mult_impl') or {}),
                    'lut_per_lane': tot['lut_per_binary_lane'], 'lanes': tot['binary_lanes'],
                    'lower_s': round(t_lower, 1), 'report_s': round(t_report, 1)}
             rows.append(row)
@@ -109,8 +116,8 @@ def main() -> None:
         folder = out / f'C{first["C"]}_{first["frame"]}'
         timing = {'C': first['C'], 'frame': first['frame'],
                   **_csim_time(folder, json.loads((folder / 'design.json').read_text()))}
-    print(f'\nhardware-profile HS-BiNet, {a.bands} bands (core {rows[0]["core_bands"]}), 2 blocks, lowered with the '
-          f'fastest folding that fits {a.part} at {a.clock:.0f} MHz (generated, not synthesised; analytical model)')
+    print(f'\nhardware-profile HS-BiNet, {a.bands} bands (core {rows[0]["core_bands"]}), 2 blocks, lowered with '
+          f'"{rows[0]["policy"]}" at {a.clock:.0f} MHz (generated, not synthesised; analytical model)')
     parts = list(PARTS)
     head = ''.join(f'{k + " LUT/FF/BRAM/DSP %":>28}' for k in parts)
     print(f'{"C":>3} {"frame":>8} {"cyc/px":>7} {"Mpix/s":>7} {"tok Mpix/s":>10} {"LUT/lane":>8}{head}  design')

@@ -52,7 +52,8 @@ class HwConfig:
     """The accelerator: target part and clock (MHz), hls4ml backend, folding, C-simulated patches.
 
     ``band_multiple``, ``tdata_bits``, ``tlast``: the core's band padding and the AXI4-Stream
-    adapter around it (hw/hls/axis.py).
+    adapter around it (hw/hls/axis.py). ``multipliers``: which fixed-point conv products the
+    folding may bind to DSP48s by pragma (hw/hls/dsp_binding.py, hw.estimates.explore.multiplier_variants).
     ``folding``: ``fit`` (the fastest balanced folding that fits ``part``, or with ``target_mpx``
     the cheapest that reaches that many Mpixel/s of PAN), ``none`` (reuse 1 everywhere) or the path
     of a folding file (``folding.json`` of a build, ``explore.json`` of ``hsbinet explore``); every
@@ -69,6 +70,7 @@ class HwConfig:
     tlast: str = 'line'         # TLAST on the last beat of every row ('line') or of the frame
     workers: int | None = None  # C-simulation worker processes (sim/parallel.py); null: every core
     residual_delay: str = 'lr'  # the global residual delays the LR-HS stream ('lr') or the upsampled cube ('hr')
+    multipliers: str = 'auto'   # fixed-point products: auto (DSP48 when that fits) | dsp | fabric (the tool's binding)
 
 
 @dataclass
@@ -179,6 +181,7 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
          'a power of two from 8 to 512 (bits)', h.tdata_bits)
     need(h.tlast in ('line', 'frame'), 'hw.tlast', "'line' or 'frame'", h.tlast)
     need(h.residual_delay in ('lr', 'hr'), 'hw.residual_delay', "'lr' or 'hr'", h.residual_delay)
+    need(h.multipliers in ('auto', 'dsp', 'fabric'), 'hw.multipliers', "'auto', 'dsp' or 'fabric'", h.multipliers)
     need(h.folding in ('fit', 'none') or Path(h.folding).is_file(), 'hw.folding',
          "'fit', 'none' or an existing folding file", h.folding)
     get_part(h.part)  # names the known parts if unknown

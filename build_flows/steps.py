@@ -181,20 +181,21 @@ def step_lower(b: Build) -> dict:
     from hw.hls.lower import lower_project
     h = b.cfg.hw
     final = Path(b.options.get('onnx') or b.dir('hw') / 'final.onnx')
-    policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz, h.target_mpx),
-                'none': lambda d: unfolded(d, h.clock_mhz)}
+    policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz, h.target_mpx, h.multipliers),
+                'none': lambda d: unfolded(d, h.clock_mhz, h.multipliers)}
     folding = policies.get(h.folding, lambda d: folding_from_file(d, h.folding, h.clock_mhz))
     d = lower_project(final, b.dir('hw'), backend=h.backend, folding=folding, replan=replan_fifos,
                       band_multiple=h.band_multiple, tdata_bits=h.tdata_bits, tlast=h.tlast,
                       residual_delay=h.residual_delay, log=b.log)
     f = d['folding']
     b.log(f'folding: {f["policy"]}: reuse up to {max(f["reuse"].values())}, '
+          f'{len(f.get("mult_impl") or {})} layers\' products bound to DSP48, '
           f'{f["performance"]["mpixel_per_s"]:.3f} Mpixel/s (analytical), FIFO depths written for '
           f'{len(f["fifo_depths"])} streams')
     for name in ('design', 'precisions', 'folding'):
         b.record(name, b.dir('hw') / f'{name}.json')
     return {'design_sha256': d['sha256'], 'backend': d['backend'], 'layers': len(d['layers']),
-            'folding': {k: f[k] for k in ('policy', 'target_cycles_per_px', 'reuse')}}
+            'folding': {k: f.get(k) for k in ('policy', 'target_cycles_per_px', 'reuse', 'mult_impl')}}
 
 
 def step_csim(b: Build) -> dict:

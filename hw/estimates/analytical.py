@@ -31,6 +31,7 @@ from hw.parts import DEFAULT_CLOCK_MHZ
 LUT_PER_XNOR_BIT_CONST = 2.0   # HLS binary adder tree on N 1-bit terms: sum_k k N/2^k ~ 2N LUT; constant weights fold in
 LUT_PER_XNOR_BIT_VAR = 2.5     # weights read from memory (reuse > 1): the XNOR takes LUT inputs of its own
 DSP_MIN_BITS = 10              # a product is bound to a DSP when both operands are >= 10 bits wide
+DSP_A_BITS, DSP_B_BITS = 27, 18  # DSP48E2 multiplier operand widths (signed)
 PIPELINE_DEPTH = 6             # cycles of pipeline in a kernel besides its adder tree
 SRL_DEPTH = 32                 # SRLC32E: one LUT holds 32 bits of a shift register / FIFO lane
 LUTRAM_DEPTH = 64              # RAM64X1: one LUT holds 64 bits of a ROM/RAM lane
@@ -103,6 +104,25 @@ def uses_dsp(a_bits: int, b_bits: int) -> bool:
     return lo >= DSP_MIN_BITS or (hi >= 16 and lo >= 8)
 
 
+def dsp_bindable(layer: dict) -> bool:
+    """Whether ``layer`` is a conv whose fixed-point products HLS would build in fabric but one
+    DSP48E2 multiplier (27 x 18 signed) holds: not binary, not +-1/{0,1} (an add/subtract), not
+    already DSP-sized by :func:`uses_dsp`. :mod:`hw.hls.dsp_binding` binds such a layer's products
+    to DSPs with a pragma when the folding plan says so (``mult_impl``)."""
+    if layer['class'] not in CONV_CLASSES:
+        return False
+    a_bits, w_bits = layer['in_bits'][0], layer['weights']['weight']['bits']
+    lo, hi = min(a_bits, w_bits), max(a_bits, w_bits)
+    return lo > 2 and not uses_dsp(a_bits, w_bits) and lo <= DSP_B_BITS and hi <= DSP_A_BITS
+
+
+def bind_multipliers(design: dict, layers) -> dict:
+    """A copy of ``design`` whose ``layers`` (names) have ``attrs.mult_impl = 'dsp'``."""
+    names = set(layers)
+    return {**design, 'layers': [{**lay, 'attrs': {**lay['attrs'], 'mult_impl': 'dsp'}} if lay['name'] in names else lay
+                                 for lay in design['layers']]}
+
+
 @lru_cache(maxsize=None)
 def valid_reuse_factors(n_in: int, n_out: int) -> tuple[int, ...]:
     """hls4ml's rule for a dense kernel's reuse factor (FPGABackend._validate_reuse_factor, 1.3.0).
@@ -146,10 +166,12 @@ def _conv(layer: dict, reuse: int) -> LayerEstimate:
     elif min(a_bits, w_bits) <= 2:  # +-1 / {0,1} weights or inputs: add/subtract, no multiplier
         e.lut = P * acc_bits
         e.ff = P * acc_bits * 0.5
-    elif uses_dsp(a_bits, w_bits):
+    elif uses_dsp(a_bits, w_bits) or a.get('mult_impl') == 'dsp':  # the tool's rule, or the pragma of hw.hls.dsp_binding
         e.dsp = P  # one DSP48E2 per product (27x18 multiplier, post-adder chains the accumulation)
         e.lut = P * 2.0  # operand muxing / sign handling around the DSP cascade
         e.ff = P * 4.0
+        if a.get('mult_impl') == 'dsp':
+            e.kind += ', products bound to DSP48 (pragma)'
     else:
         e.lut = P * (a_bits * w_bits / 2.0 + acc_bits)  # fabric multiplier (~ab/2 LUT6) + adder
         e.ff = P * acc_bits * 0.5

@@ -17,22 +17,47 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from hw.estimates.analytical import CONV_CLASSES, estimate
+from hw.estimates.analytical import CONV_CLASSES, bind_multipliers, dsp_bindable, estimate
 from hw.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, PARTS, get_part, part_fit
-from quant_models.common import atomic_write, atomic_write_text
+from quant_models.common import HsbinetError, atomic_write, atomic_write_text
 
-# targets in cycles per PAN pixel (balanced folding, see hw.estimates.analytical.estimate)
-DEFAULT_TARGETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048)
+# targets in cycles per PAN pixel (balanced folding, see hw.estimates.analytical.estimate): every
+# integer up to 32 (a line-rate target such as 8.6 Mpixel/s at 200 MHz, <= 23.25 cycles/px, falls
+# between the powers of two), then about x1.5 steps
+DEFAULT_TARGETS = tuple(range(1, 33)) + (40, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048)
 
 
-def sweep(design: dict, clock_mhz: float, targets=DEFAULT_TARGETS, hidden: int | None = None) -> list[dict]:
-    """One analytical point per folding target (cycles per PAN pixel), with the fit on every part."""
+MULTIPLIER_POLICIES = ('auto', 'dsp', 'fabric')
+
+
+def multiplier_variants(design: dict, multipliers: str = 'auto') -> list[dict[str, str]]:
+    """The ``mult_impl`` maps ({layer: 'dsp'}) a plan may choose among under ``multipliers``:
+    ``fabric`` = the tool's own binding (none forced), ``dsp`` = every
+    :func:`~hw.estimates.analytical.dsp_bindable` layer on DSP48s, ``auto`` = both, the folding
+    policy picks (a DSP-bound design uses fewer LUTs at the same speed, so it wins whenever it fits)."""
+    if multipliers not in MULTIPLIER_POLICIES:
+        raise HsbinetError('Unknown multiplier binding', key='hw.multipliers', expected=' | '.join(MULTIPLIER_POLICIES),
+                           found=repr(multipliers))
+    dsp = {lay['name']: 'dsp' for lay in design['layers'] if dsp_bindable(lay)}
+    return {'fabric': [{}], 'dsp': [dsp], 'auto': [dsp, {}] if dsp else [{}]}[multipliers]
+
+
+def bound(design: dict, mult_impl: dict[str, str]) -> dict:
+    """``design`` with the multiplier binding ``mult_impl`` ({layer: 'dsp'}) in its layers' attrs."""
+    return bind_multipliers(design, [k for k, v in mult_impl.items() if v == 'dsp']) if mult_impl else design
+
+
+def sweep(design: dict, clock_mhz: float, targets=DEFAULT_TARGETS, hidden: int | None = None,
+          multipliers: str = 'auto') -> list[dict]:
+    """One analytical point per folding target (cycles per PAN pixel) and multiplier binding
+    (:func:`multiplier_variants`), with the fit on every part; a point's ``mult_impl`` is its binding."""
     points = []
-    for t in targets:
-        e = estimate(design, t, clock_mhz)
+    for impl, t in ((impl, t) for impl in multiplier_variants(design, multipliers) for t in targets):
+        e = estimate(bound(design, impl), t, clock_mhz)
         fits = {k: part_fit(e['total'], p) for k, p in PARTS.items()}
         reuse = {lay['name']: lay['reuse'] for lay in e['layers'] if lay['cls'] in CONV_CLASSES}
-        points.append({'hidden': hidden, 'target_cycles_per_px': t, 'reuse': reuse, 'performance': e['performance'],
+        points.append({'hidden': hidden, 'target_cycles_per_px': t, 'reuse': reuse, 'mult_impl': impl,
+                       'performance': e['performance'],
                        'total': e['total'], 'fits': {k: f['fits'] for k, f in fits.items()},
                        'utilization_pct': {k: f['utilization_pct'] for k, f in fits.items()}})
     return points
@@ -64,6 +89,11 @@ def explore(designs: dict[int, dict], out_dir: str | Path, part: str = DEFAULT_P
     return res
 
 
+def _binding(point: dict) -> str:
+    n = len(point.get('mult_impl') or {})
+    return f'{n} layers bound to DSP48' if n else "the tool's binding"
+
+
 def format_explore(res: dict) -> str:
     b = res['best']
     lines = [f'exploration ({len(res["points"])} points, {res["seconds"]:.1f} s, analytical) for {res["part"]} at '
@@ -73,7 +103,7 @@ def format_explore(res: dict) -> str:
     else:
         u = b['utilization_pct'][res['part']]
         lines.append(f'  fastest that fits: C={b["hidden"]}, {b["target_cycles_per_px"]} cycles/px (reuse up to '
-                     f'{max(b["reuse"].values())}, bottleneck {b["performance"]["bottleneck"]}): {b["performance"]["mpixel_per_s"]:.3f} '
+                     f'{max(b["reuse"].values())}, multipliers {_binding(b)}, bottleneck {b["performance"]["bottleneck"]}): {b["performance"]["mpixel_per_s"]:.3f} '
                      f'Mpixel/s ({b["performance"]["frames_per_s"]:,.1f} frames/s), LUT {u["lut"]:.1f} %, '
                      f'BRAM {u["bram36"]:.1f} %, DSP {u["dsp"]:.1f} %')
     return '\n'.join(lines)
@@ -85,18 +115,21 @@ def _write(res: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
     out.mkdir(parents=True, exist_ok=True)
     md = [f'# Design-space exploration ({res["part"]}, {res["clock_mhz"]:.0f} MHz, source: analytical)', '',
-          '| C | cycles/px target | max reuse | Mpixel/s | frames/s | LUT | BRAM36 | DSP | ' + ' | '.join(f'fits {k}' for k in PARTS) + ' |',
-          '|---|---|---|---|---|---|---|---|' + '---|' * len(PARTS)]
+          '| C | cycles/px target | max reuse | products on DSP48 | Mpixel/s | frames/s | LUT | BRAM36 | DSP | '
+          + ' | '.join(f'fits {k}' for k in PARTS) + ' |',
+          '|---|---|---|---|---|---|---|---|---|' + '---|' * len(PARTS)]
     for p in res['points']:
-        md.append(f'| {p["hidden"]} | {p["target_cycles_per_px"]} | {max(p["reuse"].values())} | {p["performance"]["mpixel_per_s"]:.3f} | '
+        md.append(f'| {p["hidden"]} | {p["target_cycles_per_px"]} | {max(p["reuse"].values())} | '
+                  f'{_binding(p)} | {p["performance"]["mpixel_per_s"]:.3f} | '
                   f'{p["performance"]["frames_per_s"]:,.1f} | {p["total"]["lut"]:,} | {p["total"]["bram36"]:,} | '
                   f'{p["total"]["dsp"]:,} | ' + ' | '.join('yes' if p['fits'][k] else 'no' for k in PARTS) + ' |')
     md += ['', format_explore(res)]
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.8))
-    for c in sorted({p['hidden'] for p in res['points']}):
-        pts = [p for p in res['points'] if p['hidden'] == c]
+    for c, dsp in sorted({(p['hidden'], bool(p.get('mult_impl'))) for p in res['points']}, key=str):
+        pts = [p for p in res['points'] if p['hidden'] == c and bool(p.get('mult_impl')) == dsp]
         for a, key in ((ax[0], 'lut'), (ax[1], 'bram36')):
-            a.plot([p['total'][key] for p in pts], [p['performance']['mpixel_per_s'] for p in pts], 'o-', label=f'C={c}')
+            a.plot([p['total'][key] for p in pts], [p['performance']['mpixel_per_s'] for p in pts], 'o-' if dsp else 's--',
+                   label=f'C={c}' + (', int products on DSP48' if dsp else ''))
     y_low = min(p['performance']['mpixel_per_s'] for p in res['points'])
     for a, key, label in ((ax[0], 'lut', 'LUT'), (ax[1], 'bram36', 'BRAM36')):
         for k, part in PARTS.items():

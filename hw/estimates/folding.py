@@ -29,17 +29,20 @@ import time
 from pathlib import Path
 
 from hw.estimates.analytical import CONV_CLASSES, FIFO_MIN_DEPTH, FIFO_PAD, estimate, fifo_rules, layer_estimate
-from hw.estimates.explore import DEFAULT_TARGETS, fastest_fit, sweep
+from hw.estimates.explore import DEFAULT_TARGETS, bound, fastest_fit, multiplier_variants, sweep
 from hw.estimates.stream_sim import DEFAULT_MAX_STEPS, simulate, token_steps
 from hw.estimates.stream_sim import SOURCE as SIM_SOURCE
 from hw.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, get_part
 from quant_models.common import HsbinetError
 
 
-def _plan(design: dict, reuse: dict[str, int], clock_mhz: float, target: int | None, policy: str, fits: dict) -> dict:
+def _plan(design: dict, reuse: dict[str, int], clock_mhz: float, target: int | None, policy: str, fits: dict,
+          mult_impl: dict[str, str] | None = None) -> dict:
+    mult_impl = dict(mult_impl or {})
     return {'reuse': reuse, 'strategy': {k: 'resource' if r > 1 else 'latency' for k, r in reuse.items()},
-            'target_cycles_per_px': target, 'policy': policy, 'fits': fits, 'clock_mhz': clock_mhz,
-            **_fifo_and_performance(design, reuse, clock_mhz), 'source': 'analytical'}
+            'mult_impl': mult_impl, 'target_cycles_per_px': target, 'policy': policy, 'fits': fits,
+            'clock_mhz': clock_mhz, **_fifo_and_performance(bound(design, mult_impl), reuse, clock_mhz),
+            'source': 'analytical'}
 
 
 def _fifo_and_performance(design: dict, reuse: dict[str, int], clock_mhz: float) -> dict:
@@ -50,11 +53,12 @@ def _fifo_and_performance(design: dict, reuse: dict[str, int], clock_mhz: float)
 
 def replan_fifos(design: dict, plan: dict, refine: bool = True) -> dict:
     """``plan`` with its FIFO depths (and performance) planned again on ``design``: the lower step
-    chooses the folding on a first conversion and plans the streams of the conversion it writes,
+    chooses the folding on a conversion at reuse 1 and plans the streams of the conversion it writes,
     whose layer graph can differ (hls4ml merges a Quant into its producer depending on types).
     The depths are the analytical rules' (:func:`hw.estimates.analytical.fifo_rules`), refined by
     :func:`refine_fifos_by_simulation` when the design is small enough to simulate."""
-    plan = {**plan, **_fifo_and_performance(design, plan['reuse'], plan['clock_mhz'])}
+    plan = {**plan, **_fifo_and_performance(bound(design, plan.get('mult_impl') or {}), plan['reuse'],
+                                            plan['clock_mhz'])}
     return refine_fifos_by_simulation(design, plan) if refine else plan
 
 
@@ -188,10 +192,11 @@ def _floors(design: dict, reuse: dict) -> dict[str, int]:
 
 
 def plan_folding(design: dict, part: str = DEFAULT_PART, clock_mhz: float = DEFAULT_CLOCK_MHZ,
-                 target_mpx: float | None = None) -> dict:
-    """The folding plan for ``design`` on ``part`` at ``clock_mhz`` (see the module docstring)."""
+                 target_mpx: float | None = None, multipliers: str = 'auto') -> dict:
+    """The folding plan for ``design`` on ``part`` at ``clock_mhz`` (see the module docstring);
+    ``multipliers`` (:func:`multiplier_variants`) says which multiplier bindings it may choose."""
     key = get_part(part).key
-    points = sweep(design, clock_mhz, DEFAULT_TARGETS)
+    points = sweep(design, clock_mhz, DEFAULT_TARGETS, multipliers=multipliers)
     best = fastest_fit(points, key)
     policy = f'fastest folding that fits {key}'
     if target_mpx is not None and best is not None:
@@ -204,28 +209,41 @@ def plan_folding(design: dict, part: str = DEFAULT_PART, clock_mhz: float = DEFA
     if best is None:  # nothing fits: the most folded point, reported as not fitting
         best = max(points, key=lambda p: p['target_cycles_per_px'])
         policy = f'most folded point (no folding fits {key})'
-    return _plan(design, best['reuse'], clock_mhz, best['target_cycles_per_px'], policy, best['fits'])
+    if best['mult_impl']:
+        policy += '; fixed-point conv products bound to DSP48'
+    return _plan(design, best['reuse'], clock_mhz, best['target_cycles_per_px'], policy, best['fits'],
+                 best['mult_impl'])
 
 
-def unfolded(design: dict, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
-    """Reuse 1 everywhere (hls4ml's Latency strategy) with the FIFO rules' depths."""
+def unfolded(design: dict, clock_mhz: float = DEFAULT_CLOCK_MHZ, multipliers: str = 'fabric') -> dict:
+    """Reuse 1 everywhere (hls4ml's Latency strategy) with the FIFO rules' depths; ``multipliers``
+    ``dsp`` binds the bindable layers to DSP48s (``auto`` means the tool's binding here: there is no
+    folding choice to make)."""
     reuse = {lay['name']: 1 for lay in design['layers'] if lay['class'] in CONV_CLASSES}
-    return _plan(design, reuse, clock_mhz, None, 'unfolded (reuse 1)', {})
+    return _plan(design, reuse, clock_mhz, None, 'unfolded (reuse 1)', {},
+                 multiplier_variants(design, multipliers)[0] if multipliers == 'dsp' else {})
 
 
 def folding_from_file(design: dict, path: str | Path, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
-    """A folding file: ``{"reuse": {layer: R}}`` (e.g. folding.json of a lowered build), or the
-    ``explore.json`` of ``hsbinet explore`` (its fastest point that fits); FIFO depths re-planned."""
+    """A folding file: ``{"reuse": {layer: R}, "mult_impl": {layer: "dsp"}}`` (e.g. folding.json of
+    a lowered build; ``mult_impl`` optional), or the ``explore.json`` of ``hsbinet explore`` (its
+    fastest point that fits); FIFO depths re-planned."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise HsbinetError('Unreadable folding file', file=str(path), found=str(e)) from None
-    reuse = (data.get('best') or {}).get('reuse') if 'points' in data else data.get('reuse')
+    chosen = (data.get('best') or {}) if 'points' in data else data
+    reuse, mult_impl = chosen.get('reuse'), chosen.get('mult_impl') or {}
     convs = {lay['name'] for lay in design['layers'] if lay['class'] in CONV_CLASSES}
     if not isinstance(reuse, dict) or not reuse or set(reuse) - convs:
         raise HsbinetError('Folding file does not fit this design', file=str(path), key='reuse',
                            expected='a map of this design\'s conv layers to reuse factors: ' + ', '.join(sorted(convs)),
                            found=', '.join(sorted(set(reuse or {}) - convs)) or repr(reuse))
+    bindable = set(multiplier_variants(design, 'dsp')[0])
+    if not isinstance(mult_impl, dict) or set(mult_impl) - bindable or set(mult_impl.values()) - {'dsp'}:
+        raise HsbinetError('Folding file does not fit this design', file=str(path), key='mult_impl',
+                           expected='a map of DSP-bindable conv layers to "dsp": ' + (', '.join(sorted(bindable)) or 'none'),
+                           found=repr(mult_impl))
     return _plan(design, {k: int(v) for k, v in reuse.items()}, clock_mhz, data.get('target_cycles_per_px'),
-                 f'from {path.name}', {})
+                 f'from {path.name}', {}, mult_impl)

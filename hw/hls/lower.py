@@ -9,7 +9,7 @@ and describes it::
     <out>/core.onnx        the graph hls4ml lowers: final.onnx with the bands padded for the core
                            (hw.export.passes.pad_bands) and the global residual's own upsampler
                            (hw.export.passes.upsample_skip_again); both exact
-    <out>/design.json      the design description (hw.design): layers, shapes, widths, reuse, FIFO
+    <out>/design.json      the design description (hw.design): layers, shapes, widths, reuse, DSP binding, FIFO
                            depths, the model configuration, the layer -> PyTorch module map and
                            the content hash of hls4ml_prj/ that identifies this design
 
@@ -39,6 +39,7 @@ from hw.design import write_design
 from hw.export.passes import PadBands, UpsampleSkipAgain
 from hw.hls.axis import geometry_of, write_adapter
 from hw.hls.bounds import SENTINEL_DEFAULT, derive_precisions
+from hw.hls.dsp_binding import bind_dsp_products
 from hw.hls.describe import describe
 from quant_models.common import HsbinetError, atomic_write_json
 
@@ -108,8 +109,8 @@ def convert(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis',
     The input streams carry fixed<io_bits> values (the host sends sensor data already on that
     grid); every other type comes from :func:`hw.hls.bounds.derive_precisions` on a first
     conversion at :data:`SENTINEL_DEFAULT` (see hw.hls.bounds for why it is not a pass).
-    ``folding``: None (reuse 1, hls4ml's FIFO depths) or a function from the first conversion's
-    design description to a plan of :mod:`hw.estimates.folding` (per-layer ReuseFactor and
+    ``folding``: None (reuse 1, hls4ml's FIFO depths) or a function from the design description of
+    a conversion with the derived types (reuse 1) to a plan of :mod:`hw.estimates.folding` (per-layer ReuseFactor and
     strategy), which the real conversion is given; ``replan(design, plan)`` then plans the FIFO
     depth of every stream of the real conversion, and the project is written with them.
     Returns (model, derivation table, plan or None).
@@ -130,7 +131,13 @@ def convert(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis',
     derived, table = derive_precisions(first, f'fixed<{io_bits[0]},{io_bits[1]}>')
     plan = None
     if folding is not None:
-        plan = folding(describe(first, final_onnx, model_cfg=model_cfg, io_bits=io_bits))
+        # The plan is made on a conversion with the derived types (not the first one's sentinel
+        # types): accumulator widths and the DSP binding rule depend on them, so a plan made on the
+        # first conversion can claim a fit that the written project misses by a few per cent.
+        with tempfile.TemporaryDirectory(prefix='hsbinet_typed_') as tmp:
+            typed = _convert_once(qmodel, Path(tmp), backend, _config_names(first, qmodel, derived), part, project,
+                                  chatter)
+        plan = folding(describe(typed, final_onnx, model_cfg=model_cfg, io_bits=io_bits))
         for name, r in plan['reuse'].items():
             entry = derived.setdefault(name, {'Precision': {}})
             entry['ReuseFactor'] = int(r)
@@ -138,6 +145,8 @@ def convert(final_onnx: str | Path, out_dir: str | Path, backend: str = 'Vitis',
                 entry['Strategy'] = plan['strategy'][name]
     hm = _convert_once(qmodel, out_dir, backend, _config_names(first, qmodel, derived), part, project, chatter)
     if plan is not None:
+        for name, impl in (plan.get('mult_impl') or {}).items():  # written by hw.hls.dsp_binding after hm.write()
+            hm.graph[name].set_attr('mult_impl', impl)
         plan = replan(describe(hm, final_onnx, model_cfg=model_cfg, io_bits=io_bits), plan)
         _write_fifo_depths(hm, plan['fifo_depths'])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -234,6 +243,7 @@ def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'V
                               replan=replan and (lambda d, p: replan(interface(d), p)), model_cfg=model_cfg)
     with contextlib.redirect_stdout(io.StringIO()):
         hm.write()
+    bind_dsp_products(prj, hm.config.get_project_name(), [k for k, v in ((plan or {}).get('mult_impl') or {}).items() if v == 'dsp'])
     atomic_write_json(out_dir / 'precisions.json', table)
     if plan is not None:
         atomic_write_json(out_dir / 'folding.json', plan)

@@ -98,3 +98,45 @@ def test_the_refinement_cuts_the_rules_to_what_the_simulation_needs_and_raises_a
     big = refine_fifos_by_simulation(design, plan, max_steps=1000)
     assert big['fifo_depths'] == plan['fifo_depths'] and big['fifo_refinement']['status'].startswith('not run')
     assert all(n.startswith('rule: ') for n in big['fifo_notes'].values())
+
+
+def test_the_fixed_point_products_bound_to_dsps_are_what_the_project_and_the_estimate_say(design, small_folded,
+                                                                                        tmp_path):
+    import shutil
+
+    from hw.estimates.analytical import dsp_bindable
+    from hw.estimates.explore import bound, multiplier_variants
+    from hw.hls.dsp_binding import HEADER, bind_dsp_products, bound_layers
+    bindable = [lay['name'] for lay in design['layers'] if dsp_bindable(lay)]
+    assert bindable  # the int8 head and decoder projections
+    assert all(lay['weights']['weight']['bits'] == 8 for lay in design['layers'] if lay['name'] in bindable)
+    # the same folding with the products on DSP48s: fewer LUTs, more DSPs, the same speed
+    reuse = plan_folding(design, 'XC7Z020', 100.0, target_mpx=0.5, multipliers='fabric')['reuse']
+    fabric = estimate(design, reuse, 100.0)
+    dsp = estimate(bound(design, multiplier_variants(design, 'dsp')[0]), reuse, 100.0)
+    assert dsp['total']['lut'] < fabric['total']['lut'] and dsp['total']['dsp'] > fabric['total']['dsp']
+    assert dsp['performance'] == fabric['performance']
+    assert plan_folding(design, 'XC7Z020', 100.0, multipliers='fabric')['mult_impl'] == {}
+    with pytest.raises(HsbinetError, match='hw.multipliers'):
+        plan_folding(design, multipliers='lut')
+    # the lowered project binds exactly the plan's layers: the pragma header, one product line each
+    lowered = json.loads((small_folded / 'design.json').read_text())
+    plan = lowered['folding']
+    assert plan['mult_impl'] and set(plan['mult_impl']) <= set(bindable)
+    prj = small_folded / 'hls4ml_prj'
+    assert len(bound_layers(prj, 'hsbinet')) == len(plan['mult_impl'])
+    header = (prj / 'firmware' / 'nnet_utils' / HEADER).read_text()
+    assert 'BIND_OP variable=p op=mul impl=dsp' in header and 'core=DSP48' in header
+    assert f'#include "nnet_utils/{HEADER}"' in (prj / 'firmware' / 'parameters.h').read_text()
+    assert {lay['name'] for lay in lowered['layers'] if lay['attrs'].get('mult_impl') == 'dsp'} == set(plan['mult_impl'])
+    r = build_report(small_folded, part='XC7Z020', clock_mhz=100.0, **QUIET)
+    assert r['total']['dsp'] > 0
+    assert any('bound to DSP48' in row['kind'] for row in r['layers'])
+    # a layer whose product is not hls4ml's fixed-point mult (a binary conv) cannot be bound: the
+    # lower step stops rather than ship a design its estimate describes wrongly
+    binary = next(lay['name'] for lay in design['layers'] if lay['class'] in ('Conv2D', 'PointwiseConv2D')
+                  and lay['in_bits'][0] == 1)
+    copy = tmp_path / 'prj'
+    shutil.copytree(prj, copy)
+    with pytest.raises(HsbinetError, match=binary):
+        bind_dsp_products(copy, 'hsbinet', [binary])

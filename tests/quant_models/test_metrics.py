@@ -213,15 +213,52 @@ def test_no_reference_prefers_the_true_high_resolution_scene():
 
 
 def test_degrade_pan_mtf_gain_and_shape():
+    from quant_models.data.wald import mtf_gain_at_nyquist, mtf_gaussian_kernel
     r = 4
     x = np.arange(256)
     pan = np.tile(np.cos(2 * np.pi * x / (2 * r)), (64, 1))   # frequency 1/(2*ratio)
     lp = M.degrade_pan(pan, r, decimate=False)
     amp = np.abs(lp[:, 40:-40]).max()
-    assert amp == pytest.approx(M.PAN_GNYQ, abs=2e-3)
+    # the MS's own filter (genMTF: Gaussian response of gain 0.3, Kaiser-windowed -> 0.283)
+    assert amp == pytest.approx(mtf_gain_at_nyquist(mtf_gaussian_kernel(r, M.PAN_GNYQ, M.PAN_TAPS), r),
+                                abs=1e-6)
+    assert amp == pytest.approx(M.PAN_GNYQ, abs=0.02)
     assert M.degrade_pan(pan, r).shape == (16, 64)
     const = np.full((32, 32), 3.0)
     assert np.allclose(M.degrade_pan(const, r), 3.0)
+
+
+@pytest.mark.parametrize('r', [2, 3, 4])
+def test_degrade_pan_samples_block_centres(r):
+    # A ramp survives the symmetric, unit-sum MTF filter unchanged (away from the replicated
+    # border), so the degraded PAN reads the ramp at the sampling positions: these must be the
+    # block centres j*r + (r-1)/2 of quant_models.data.wald (the old ratio//2 phase is half a
+    # pixel off for even r).
+    n = 32 * r
+    rows, cols = 0.3 * np.arange(n), 1.0 * np.arange(n)
+    pan = np.add.outer(rows, cols)
+    low = M.degrade_pan(pan, r)
+    c = np.arange(n // r) * r + (r - 1) / 2
+    expect = np.add.outer(0.3 * c, c)
+    inner = slice(24 // r, -(24 // r))                          # centres clear of the 41-tap reach
+    assert np.abs(low - expect)[inner, inner].max() < 1e-9
+    old = np.add.outer(0.3 * (c - (r - 1) / 2 + r // 2), c - (r - 1) / 2 + r // 2)
+    if r % 2 == 0:
+        assert np.abs(low - old)[inner, inner].min() > 0.6     # the decimation phase is not ratio//2
+
+
+def test_degrade_pan_is_the_ms_degradation():
+    # P_LR is made exactly as the MS: for PAN = w . cube and MS = wald.decimate(cube), P_LR = w . MS
+    from quant_models.data.wald import decimate, pan_spectral_response
+    rng = np.random.default_rng(21)
+    cube = rng.random((48, 48, 5))
+    w = pan_spectral_response(None, 5)
+    ms = decimate(cube, 4, 0.25, 31)
+    assert np.allclose(M.degrade_pan(cube @ w, 4, gnyq=0.25, taps=31), ms @ w, atol=1e-12)
+    with pytest.raises(M.MetricInputError):
+        M.degrade_pan(np.ones((30, 32)), 4)                     # H not a multiple of the ratio
+    with pytest.raises(M.MetricInputError):
+        M.degrade_pan(np.ones((32, 32)), 4, taps=40)
 
 
 # ---------------------------------------------------------------------------------- invariances

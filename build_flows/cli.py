@@ -49,10 +49,26 @@ def _cmd_data(a) -> None:
 
 
 def _cmd_train(a) -> None:
+    """Also the command torchrun starts N times (``torchrun --nproc_per_node N -m build_flows.cli train``):
+    the ranks train together (quant_models/distributed.py); rank 0 alone logs, prints and reports errors."""
     over = {'train': {k: v for k, v in (('epochs', a.epochs), ('time_budget_min', a.time_budget)) if v is not None}}
-    r = _single(a, ['train'], a.config, over, paths={'data': Path(a.data), 'train': Path(a.out)},
-                options={'resume': a.resume})['train']
-    print(f'{r["epochs"]} epochs, best val loss {r["best_val_loss"]:.5f}; checkpoints: {r["last"]}, {r["best"]}')
+    rank = int(os.environ.get('RANK', '0') or 0)
+    quiet = {} if rank == 0 else {'log': lambda _m: None, 'progress': False}
+    try:
+        r = _single(a, ['train'], a.config, over, paths={'data': Path(a.data), 'train': Path(a.out)},
+                    options={'resume': a.resume}, **quiet)['train']
+    except HsbinetError as e:
+        if rank == 0:
+            raise
+        # An error every rank meets (a bad config, batch size): rank 0 prints it, exits, and torchrun
+        # stops this rank during the pause. One of this rank alone (e.g. no GPU for its LOCAL_RANK)
+        # is printed after it.
+        import time
+        time.sleep(3)
+        print(f'hsbinet train (rank {rank}): error: {e.paragraph()}', file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    if rank == 0:
+        print(f'{r["epochs"]} epochs, best val loss {r["best_val_loss"]:.5f}; checkpoints: {r["last"]}, {r["best"]}')
 
 
 def _cmd_evaluate(a) -> None:
@@ -163,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--out', required=True, help='folder for train.h5, val.h5, test.h5')
     d.set_defaults(func=_cmd_data)
 
-    t = sub.add_parser('train', help='train HS-BiNet (paper recipe) on a data folder')
+    t = sub.add_parser('train', help='train HS-BiNet (paper recipe) on a data folder; on N processes (DDP): '
+                       'torchrun --nproc_per_node N -m build_flows.cli train ...')
     t.add_argument('--data', required=True, help='folder with train.h5 and val.h5')
     t.add_argument('--config', help='YAML config (default: configs/default.yaml)')
     t.add_argument('--out', required=True, help='checkpoint folder (last.pt, best.pt)')

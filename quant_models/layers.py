@@ -12,6 +12,7 @@ from brevitas.inject.enum import ScalingImplType
 from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
 from torch import Tensor, nn
 
+from quant_models.distributed import bn_sync_active, sync_batch_norm
 from quant_models.quantizers import act_quant, weight_quant
 
 
@@ -26,16 +27,24 @@ class BinaryConv2d(nn.Module):
 
     Weights: +-2^k per output channel (see quantizers.BinaryWeightQuant). Output scale per output
     channel: 2^k_o, i.e. the conv output is an integer popcount sum times 2^k_o.
+
+    ``binary=False`` (the full-precision twin, ``HSBiNetConfig.binary``): a plain float
+    ``nn.Conv2d`` of the same shape, init and padding, with neither activations nor weights
+    binarised (``estimator`` unused); its one parameter is ``conv.weight`` as in the binary layer.
     """
 
     def __init__(self, in_ch: int, out_ch: int, k: int, estimator: str = 'atiste',
-                 pad_then_binarize: bool = False):
+                 pad_then_binarize: bool = False, binary: bool = True):
         super().__init__()
         self.pad = k // 2
         self.pad_then_binarize = pad_then_binarize
-        self.conv = qnn.QuantConv2d(in_ch, out_ch, k, padding=0 if pad_then_binarize else self.pad,
-                                    bias=False, weight_quant=weight_quant(estimator),
-                                    input_quant=act_quant(estimator, in_ch))
+        self.binary = binary
+        padding = 0 if pad_then_binarize else self.pad
+        if binary:
+            self.conv = qnn.QuantConv2d(in_ch, out_ch, k, padding=padding, bias=False,
+                                        weight_quant=weight_quant(estimator), input_quant=act_quant(estimator, in_ch))
+        else:
+            self.conv = nn.Conv2d(in_ch, out_ch, k, padding=padding, bias=False)
         # Paper A.4: Kaiming init with a scaled real-valued weight, so binarisation does not saturate
         # the surrogate from the first step.
         nn.init.kaiming_normal_(self.conv.weight, nonlinearity='linear')
@@ -51,7 +60,9 @@ class BinaryConv2d(nn.Module):
 class FixedPointBN(nn.BatchNorm2d):
     """BatchNorm whose inference-time affine is rounded to fixed point.
 
-    Training: ordinary BatchNorm (batch statistics, running averages). Eval: y = x * a_q + b_q with
+    Training: ordinary BatchNorm (batch statistics, running averages); in a multi-process training
+    step (:func:`quant_models.distributed.batch_norm_sync`) the statistics of the global batch over
+    every rank (:func:`quant_models.distributed.sync_batch_norm`). Eval: y = x * a_q + b_q with
     a = gamma / sqrt(var + eps), b = beta - mean * a, each rounded to a multiple of 2^-frac_bits
     (the hardware stores them as fixed<.., ..-frac_bits>), so the eval-mode PyTorch model computes
     exactly what a fixed-point multiply-add computes. frac_bits=None keeps float (paper profile).
@@ -72,6 +83,8 @@ class FixedPointBN(nn.BatchNorm2d):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training or self.frac_bits is None:
+            if self.training and bn_sync_active():
+                return sync_batch_norm(self, x)
             return super().forward(x)
         a, b = self.folded()
         # (x - 0) / sqrt(1 + 0) * a + b == x * a + b exactly; written as batch_norm so the ONNX

@@ -12,10 +12,18 @@ flips/rotations when train.h5 records ``augment: dihedral8`` (``data.augment``),
 A checkpoint is written atomically after every epoch (``last.pt``; ``best.pt`` on a new best
 validation loss). ``resume=True`` continues from ``last.pt``; shuffling is seeded per epoch from
 (seed, epoch), so an interrupted-and-resumed run reproduces the uninterrupted run exactly.
+
+Several processes (``torchrun --nproc_per_node N -m build_flows.cli train ...``): torch DDP, each
+rank a ``batch_size / N`` slice of the same global batch, BatchNorm statistics synchronised
+(:mod:`quant_models.distributed`), so the loss curve is the 1-process one up to float summation
+order; rank 0 validates, logs and writes the checkpoints (the 1-process format), every rank
+resumes from ``last.pt``. ``device`` (``auto``: CUDA when torch sees a GPU) and ``amp`` (bf16
+autocast of the training forward; null: on with CUDA, off on the CPU, where results stay exact).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -26,6 +34,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from quant_models import distributed as ddp
 from quant_models.data.dataset import PanDataset
 from quant_models.common import HsbinetError, atomic_write
 from quant_models.estimators import set_estimator_progress
@@ -47,6 +56,8 @@ class TrainConfig:
     seed: int = 0
     time_budget_min: float | None = None  # optional safety cap: stop after the epoch that passes it
     threads: int | None = None
+    device: str = 'auto'  # 'auto' (CUDA when available), 'cpu' or 'cuda' (cuda:LOCAL_RANK under torchrun)
+    amp: bool | None = None  # bf16 autocast of the training forward; null: on with CUDA, off on the CPU
 
     def validate(self) -> 'TrainConfig':
         if self.loss not in ('l1', 'l2'):
@@ -62,6 +73,9 @@ class TrainConfig:
             raise HsbinetError('Training setting out of range', key='train.lr/eta_min/weight_decay',
                                expected='lr > 0, eta_min >= 0, weight_decay >= 0',
                                found=repr((self.lr, self.eta_min, self.weight_decay)))
+        if self.device not in ('auto', 'cpu', 'cuda'):
+            raise HsbinetError('Unknown training device', key='train.device', expected="'auto', 'cpu' or 'cuda'",
+                               found=repr(self.device))
         return self
 
 
@@ -116,11 +130,13 @@ def _loss_fn(name: str):
     return torch.nn.L1Loss() if name == 'l1' else torch.nn.MSELoss()
 
 
-def evaluate_loss(model: HSBiNet, loader: DataLoader, loss_name: str) -> float:
+def evaluate_loss(model: HSBiNet, loader: DataLoader, loss_name: str, device: torch.device | None = None) -> float:
     model.eval()
     fn, total, n = _loss_fn(loss_name), 0.0, 0
     with torch.no_grad():
         for b in loader:
+            if device is not None:
+                b = {k: v.to(device) for k, v in b.items()}
             out = model(b['ms'], b['pan'])
             total += fn(out, b['gt']).item() * b['gt'].shape[0]
             n += b['gt'].shape[0]
@@ -135,8 +151,24 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
     ``stop_after_epochs`` stops after that many epochs of *this call* (used to simulate an
     interruption); ``train_cfg.time_budget_min`` stops after the epoch that exceeds the budget.
     Returns a summary dict (epochs run, best val loss, history, checkpoint paths, throughput).
+    Under torchrun (``WORLD_SIZE > 1``) every rank calls it and gets the same summary; only rank 0
+    logs, shows progress and writes files.
     """
     train_cfg.validate()
+    dd = ddp.setup(train_cfg.device)
+    try:
+        return _train(model_cfg, train_cfg, data_dir, out_dir, resume, stop_after_epochs, log, progress, log_every, dd)
+    finally:
+        ddp.teardown(dd)
+
+
+def _train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path,
+           resume: bool, stop_after_epochs: int | None, log: Callable[[str], None], progress: bool, log_every: int,
+           dd: ddp.Dist) -> dict:
+    if dd.active:
+        ddp.check_batch_size(train_cfg.batch_size, dd.world_size)
+        if not dd.is_main:
+            log, progress = (lambda _m: None), False
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if train_cfg.threads:
@@ -174,6 +206,15 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
     opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=train_cfg.t0, T_mult=train_cfg.t_mult,
                                                                  eta_min=train_cfg.eta_min)
+    # model.to() keeps the Parameter objects (the optimizer's), and must come before the optimizer
+    # state is loaded (Optimizer.load_state_dict moves the state to the parameters' device).
+    dev = dd.device
+    model.to(dev)
+    net = ddp.wrap(model, dd) if dd.active else model  # `model` (unwrapped) is what is evaluated and saved
+    amp = train_cfg.amp if train_cfg.amp is not None else dev.type == 'cuda'
+    # bf16 autocast (no GradScaler needed). Written for CUDA, not run on a GPU by the test suite.
+    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+    portable = (lambda obj: obj) if dev.type == 'cpu' else ddp.to_cpu  # checkpoints hold CPU tensors
     if ckpt is not None:
         opt.load_state_dict(ckpt['optimizer'])
         sched.load_state_dict(ckpt['scheduler'])
@@ -189,6 +230,12 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
         f'Tmult {train_cfg.t_mult}) end at epochs {ends or "none"}'
         + ('' if ends and ends[-1] == train_cfg.epochs else ': the budget ends mid-cycle')
         + (f'; safety cap {train_cfg.time_budget_min} min' if train_cfg.time_budget_min is not None else ''))
+    where = f'device {dev}; mixed precision {"bf16 autocast" if amp else "off"}'
+    if dd.active:
+        log(f'{dd.world_size} processes (DDP, {"nccl" if dev.type == "cuda" else "gloo"}): global batch '
+            f'{train_cfg.batch_size} = {dd.world_size} x {train_cfg.batch_size // dd.world_size}; {where} (rank 0)')
+    elif dev.type != 'cpu' or amp:
+        log(where)
     stopped_by = 'epochs'
     loss_fn = _loss_fn(train_cfg.loss)
     t_start, patches_seen, train_time = time.time(), 0, 0.0
@@ -200,38 +247,58 @@ def train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Path
         set_estimator_progress(model, epoch, train_cfg.epochs)
         train_set.set_epoch(epoch)
         gen = torch.Generator().manual_seed(train_cfg.seed * 100003 + epoch)
-        loader = DataLoader(train_set, batch_size=train_cfg.batch_size, shuffle=True, generator=gen)
+        if dd.active:  # the same permutation and global batches; this rank's slice of each
+            loader = DataLoader(train_set, batch_sampler=ddp.rank_batch_sampler(train_set, train_cfg.batch_size,
+                                                                                 gen, dd), generator=gen)
+        else:
+            loader = DataLoader(train_set, batch_size=train_cfg.batch_size, shuffle=True, generator=gen)
         t0, total = time.time(), 0.0
-        for b in loader:
+        for step, b in enumerate(loader):
+            # a full global batch is split over the ranks (BN statistics synchronised); the last,
+            # partial one is computed whole on every rank (its loss counted once)
+            split = dd.active and (step + 1) * train_cfg.batch_size <= len(train_set)
+            n_global = b['gt'].shape[0] * (dd.world_size if split else 1)
+            b = {k: v.to(dev) for k, v in b.items()}
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(b['ms'], b['pan']), b['gt'])
+            with autocast(), ddp.batch_norm_sync(split):
+                out = net(b['ms'], b['pan'])
+            loss = loss_fn(out.float() if amp else out, b['gt'])
             loss.backward()
             opt.step()
-            total += loss.item() * b['gt'].shape[0]
-            patches_seen += b['gt'].shape[0]
+            if split or dd.is_main:
+                total += loss.item() * b['gt'].shape[0]
+            patches_seen += n_global
+        total = dd.all_sum(total)
         train_time += time.time() - t0
         lr = opt.param_groups[0]['lr']
         sched.step()
-        val = evaluate_loss(model, val_loader, train_cfg.loss)
+        val = evaluate_loss(model, val_loader, train_cfg.loss, dev) if dd.is_main else 0.0
+        if dd.active:  # validated on rank 0 only
+            val = dd.from_main(val)[0]
         history.append({'epoch': epoch + 1, 'train_loss': total / len(train_set), 'val_loss': val, 'lr': lr,
                         'seconds': round(time.time() - t0, 3)})
         epochs_this_call += 1
         budget_hit = (train_cfg.time_budget_min is not None and epoch + 1 < train_cfg.epochs
                       and time.time() - t_start > 60 * train_cfg.time_budget_min)
+        if dd.active:  # rank 0's clock decides for every rank
+            budget_hit = bool(dd.from_main(float(budget_hit))[0])
         if budget_hit:
             stopped_by = 'time_budget'
             history[-1]['stopped_by'] = 'time_budget'
         elif stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and epoch + 1 < train_cfg.epochs:
             stopped_by = 'stop_after_epochs'
-        state = {'version': CHECKPOINT_VERSION, 'model_config': model_cfg.to_dict(),
-                 'train_config': asdict(train_cfg), 'state_dict': model.state_dict(), 'optimizer': opt.state_dict(),
-                 'scheduler': sched.state_dict(), 'epoch': epoch, 'history': history,
-                 'best_val': min(best_val, val), 'data_dir': str(data_dir),
-                 'stopped_by': stopped_by}
-        _atomic_save(state, last)
+        if dd.is_main:
+            state = {'version': CHECKPOINT_VERSION, 'model_config': model_cfg.to_dict(),
+                     'train_config': asdict(train_cfg), 'state_dict': portable(model.state_dict()),
+                     'optimizer': portable(opt.state_dict()), 'scheduler': sched.state_dict(), 'epoch': epoch,
+                     'history': history, 'best_val': min(best_val, val), 'data_dir': str(data_dir),
+                     'stopped_by': stopped_by}
+            _atomic_save(state, last)
+            if val < best_val:
+                _atomic_save(state, best)
         if val < best_val:
             best_val = val
-            _atomic_save(state, best)
+        dd.barrier()  # the other ranks wait for rank 0's checkpoint
         epochs.set_postfix(train=f'{history[-1]["train_loss"]:.5f}', val=f'{val:.5f}', best=f'{best_val:.5f}',
                            lr=f'{lr:.1e}')
         if (epoch + 1) % log_every == 0 or budget_hit or epoch + 1 == train_cfg.epochs:

@@ -31,6 +31,11 @@ Hardware profile: same components, each changed to a streamable exact form (name
   H7 thermometer thresholds rounded to 2^-6 at inference.
 Every binary conv in both profiles uses the chosen estimator (ATISTE by default) for activations
 and weights; the estimator's alpha/lam exist only for training.
+
+Full-precision twin (``binary=False``, software only, for accuracy comparisons): the same network
+and profile, fixed-point/int8 parts included, with every binarisation replaced by the identity:
+each binary conv is a float conv of the same shape and init (no sign on activations or weights),
+and H5's binarising of the decoder features is dropped. It cannot be exported to hardware.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class HSBiNetConfig:
     # Ablations only: the hardware-profile changes applied on top of the paper profile (e.g. ['H3']).
     # None = the profile's own set (hardware: all seven, paper: none). A lowerable model has all seven.
     changes: tuple[str, ...] | None = None
+    # False: the full-precision twin (every binarisation replaced by the identity; not exportable).
+    binary: bool = True
 
     def validate(self) -> 'HSBiNetConfig':
         if self.profile not in PROFILES:
@@ -88,6 +95,10 @@ class HSBiNetConfig:
             if int(getattr(self, key)) < 1:
                 raise HsbinetError('Model size must be positive', key=f'model.{key}',
                                    expected='an integer >= 1', found=repr(getattr(self, key)))
+        if not isinstance(self.binary, bool):
+            raise HsbinetError('model.binary must be true or false', key='model.binary',
+                               expected='true (binary network) or false (its full-precision twin)',
+                               found=repr(self.binary))
         if self.blocks < 0:
             raise HsbinetError('Negative block count', key='model.blocks', expected='>= 0',
                                found=repr(self.blocks))
@@ -107,6 +118,8 @@ class HSBiNetConfig:
             del d['changes']  # checkpoints of the two plain profiles keep their old form
         else:
             d['changes'] = list(self.changes)
+        if self.binary:
+            del d['binary']  # checkpoints of binary models keep their old form
         return d
 
 
@@ -149,7 +162,8 @@ class ConvBN(nn.Sequential):
     """BinaryConv2d followed by BN (FixedPointBN in the hardware profile)."""
 
     def __init__(self, cfg: HSBiNetConfig, cin: int, cout: int, k: int):
-        super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=cfg.has('H3')),
+        super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=cfg.has('H3'),
+                                      binary=cfg.binary),
                          FixedPointBN(cout, cfg.bn_frac_bits if cfg.has('H4') else None))
 
 
@@ -230,11 +244,12 @@ class Decoder(nn.Module):
         self.conv = ConvBN(cfg, C, C, 3)
         self.pool = nn.AdaptiveAvgPool2d(1)
         if self.binary_attention:
-            self.binarize = qnn.QuantIdentity(act_quant=act_quant(cfg.estimator, C))
-            self.att = BinaryConv2d(C, C, 1, cfg.estimator)
+            self.binarize = (qnn.QuantIdentity(act_quant=act_quant(cfg.estimator, C)) if cfg.binary
+                             else nn.Identity())  # the full-precision twin keeps the real-valued features
+            self.att = BinaryConv2d(C, C, 1, cfg.estimator, binary=cfg.binary)
             self.gate = HardSigmoidPo2(8)
         else:
-            self.att = BinaryConv2d(B, B, 1, cfg.estimator)
+            self.att = BinaryConv2d(B, B, 1, cfg.estimator, binary=cfg.binary)
         if cfg.has('H6'):
             self.proj = fixed_point_conv1x1(C, B)
             with torch.no_grad():
@@ -298,17 +313,18 @@ def model_summary(model: HSBiNet) -> dict:
     Binary conv weights cost 1 bit each plus one power-of-two exponent (8 bits) per output
     channel; int8 weights 8 bits; everything else (BN affine, thermometer, float convs, deformable
     upsampler) is counted at 16 bits in the hardware profile and 32 bits in the paper profile.
-    The estimator's alpha/lam are training-only and excluded.
+    The estimator's alpha/lam are training-only and excluded. In the full-precision twin
+    (``binary=False``) the convs of the binary layers are float and counted as "other".
     """
     wide = 16 if model.cfg.profile == 'hardware' else 32
     binary = int8 = other = 0
     binary_bits = 0
     for mod in model.modules():
-        if isinstance(mod, BinaryConv2d):
+        if isinstance(mod, BinaryConv2d) and mod.binary:
             w = mod.conv.weight
             binary += w.numel()
             binary_bits += w.numel() + 8 * w.shape[0]
-    seen = {id(m.conv.weight) for m in model.modules() if isinstance(m, BinaryConv2d)}
+    seen = {id(m.conv.weight) for m in model.modules() if isinstance(m, BinaryConv2d) and m.binary}
     for name, p in model.named_parameters():
         if '.estimator.' in name or id(p) in seen:
             continue

@@ -39,6 +39,12 @@ def _load_model(model_or_checkpoint) -> torch.nn.Module:
         raise HsbinetError('Only the hardware profile can be exported to hardware', key='model.profile',
                            expected="'hardware'", found=repr(cfg.profile),
                            hint='the paper profile has a deformable upsampler and float layers')
+    if not getattr(cfg, 'binary', True):
+        raise HsbinetError('The full-precision twin cannot be exported to hardware', key='model.binary',
+                           expected='true (a binary network)', found='false',
+                           hint='model.binary: false replaces every binary conv by a float conv, which the '
+                                'binary (XNOR-popcount) hardware cannot compute; it exists for accuracy comparisons '
+                                '(benchmarks/accuracy.py)')
     return model
 
 

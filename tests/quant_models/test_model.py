@@ -124,3 +124,48 @@ def test_change_list_errors():
         HSBiNetConfig(bands=4, profile='paper', changes=['H9']).validate()
     with pytest.raises(HsbinetError, match='ablations start from the paper profile'):
         HSBiNetConfig(bands=4, profile='hardware', changes=['H1']).validate()
+
+
+@pytest.mark.parametrize('profile', ['hardware', 'paper'])
+def test_full_precision_twin_same_parameters_no_binarisation_not_exportable(profile, tmp_path):
+    """binary=False: the same parameter names and shapes (bar the estimators' alpha/lam) and, for
+    one seed, the same initial weights; no sign anywhere, so the forward differs from the binary
+    model's; a checkpoint records the key only for the twin; export refuses the twin."""
+    from hw.export import export_qonnx
+    from quant_models.layers import BinaryConv2d
+    cfg = dict(bands=6, hidden=8, blocks=1, profile=profile)
+    torch.manual_seed(0)
+    binary = _trained_stats(build_model(HSBiNetConfig(**cfg)))
+    torch.manual_seed(0)
+    twin = _trained_stats(build_model(HSBiNetConfig(**cfg, binary=False)))
+    shapes = lambda m: {n: tuple(p.shape) for n, p in m.named_parameters() if '.estimator.' not in n}  # noqa: E731
+    assert shapes(binary) == shapes(twin)
+    assert not any('.estimator.' in n for n, _ in twin.named_parameters())
+    twin_params = dict(twin.named_parameters())
+    assert all(torch.equal(p, twin_params[n]) for n, p in binary.named_parameters() if '.estimator.' not in n)
+    convs = [m for m in twin.modules() if isinstance(m, BinaryConv2d)]
+    assert len(convs) == 10 and all(type(m.conv) is torch.nn.Conv2d and not m.binary for m in convs)
+    if profile == 'hardware':
+        assert type(twin.decoder.binarize) is torch.nn.Identity
+    ms, pan = _inputs(seed=5)
+    with torch.no_grad():
+        for m in (binary, twin):  # the same non-zero projection (the init is near zero: out ~ upsampler)
+            w = m.decoder.proj.weight
+            w.copy_(torch.randn(w.shape, generator=torch.Generator().manual_seed(1)))
+        assert not torch.allclose(binary(ms, pan), twin(ms, pan), atol=1e-3)
+    # no sign on the input: doubling it leaves a binary conv's output unchanged and doubles the twin's
+    h3 = profile == 'hardware'
+    bconv, tconv = BinaryConv2d(16, 8, 3, pad_then_binarize=h3), BinaryConv2d(16, 8, 3, pad_then_binarize=h3, binary=False)
+    x = torch.randn(1, 16, 6, 6)
+    with torch.no_grad():
+        assert torch.equal(bconv(x), bconv(2 * x)) and torch.allclose(tconv(2 * x), 2 * tconv(x), atol=1e-6)
+    assert 'binary' not in binary.cfg.to_dict() and twin.cfg.to_dict()['binary'] is False
+    assert HSBiNetConfig(**twin.cfg.to_dict()).validate().binary is False  # survives the checkpoint round trip
+    s = model_summary(twin)
+    assert s['binary_weights'] == 0 and s['parameters'] == model_summary(binary)['parameters']
+    if profile == 'hardware':
+        with pytest.raises(HsbinetError, match='model.binary') as e:
+            export_qonnx(twin, tmp_path / 'raw.onnx', patch=(16, 16), log=lambda s: None)
+        assert 'full-precision twin cannot be exported' in e.value.paragraph()
+    with pytest.raises(HsbinetError, match='model.binary'):
+        HSBiNetConfig(bands=4, binary='no').validate()

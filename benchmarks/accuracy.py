@@ -29,8 +29,9 @@ hardware profile (hw-atiste) within 0.5 dB PSNR and 0.3 deg SAM of its full-prec
 ahead of sign-STE and ReSTE (a difference smaller than the seeds' combined spread is reported as
 within noise); which rows beat GSA, MTF-GLP and bicubic.
 
-Parallel jobs (issue 11 item 5): the trainings run as ``--jobs`` worker processes (fresh
-interpreters ``python benchmarks/accuracy.py --worker`` fed one job at a time over a pipe, the
+Parallel jobs (issue 11 item 5): the trainings run through the training-job engine of
+quant_models/jobs.py (the one ``hsbinet sweep`` uses) as ``--jobs`` worker processes (fresh
+interpreters ``python -m quant_models.jobs --worker`` fed one job at a time over a pipe, the
 worker-pool idea of sim/parallel.py); ``--jobs 1`` runs them in this process. Each job is seeded
 (training seed, data loader and augmentation from the seed), so a job's result does not depend on
 ``--jobs``, on the order of the jobs or on which worker ran it. It does depend on the number of
@@ -66,14 +67,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -81,9 +78,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python benchmarks/accuracy.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
+# The training-job engine (worker processes, resumable result.json per run) and the statistics.
+from quant_models.jobs import KEYS, aggregate, mean_std, run_jobs  # noqa: E402,F401
+from quant_models.jobs import cores as _cores  # noqa: E402
+
 SHARED_DATA = ROOT.parent / 'shared' / 'data'
 DEFAULT_SCENES = ('abu_urban3', 'pavia_centre', 'san_diego')
-KEYS = ('psnr', 'cc', 'ssim', 'sam', 'ergas')
 HIGHER_IS_BETTER = {'psnr': True, 'cc': True, 'ssim': True, 'sam': False, 'ergas': False}
 IDEAL = {'psnr': '+inf', 'cc': '1', 'ssim': '1', 'sam': '0', 'ergas': '0'}
 
@@ -110,131 +110,6 @@ CLASSICAL = {
 ESTIMATOR_NAMES = {'hw-ste': 'sign-STE', 'hw-reste': 'ReSTE'}
 #: Table order, as in the paper: full-precision methods, then the binary ones, ours last.
 TABLE_ORDER = ('bicubic', 'bilinear', 'gsa', 'mtf_glp', 'hw-fp', 'paper-atiste', 'hw-ste', 'hw-reste', 'hw-atiste')
-
-
-# --------------------------------------------------------------------------------------------- jobs
-
-def run_job(spec: dict) -> dict:
-    """Train one (scene, row, seed), evaluate its best checkpoint on the test split, write result.json.
-
-    ``spec`` is JSON-safe (it travels to worker processes): model and train sections as dicts,
-    folders as strings. Returns the result dict (also written to ``spec['run_dir']/result.json``).
-    """
-    from quant_models.common import atomic_write_json
-    from quant_models.evaluate import evaluate
-    from quant_models.hsbinet import HSBiNetConfig
-    from quant_models.train import TrainConfig, train
-
-    quiet = lambda _m: None  # noqa: E731
-    run_dir = Path(spec['run_dir'])
-    model = HSBiNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec['model'].items()})
-    t0, c0 = time.perf_counter(), time.process_time()
-    r = train(model, TrainConfig(**spec['train']), spec['data_dir'], run_dir, progress=False, log=quiet)
-    t1, c1 = time.perf_counter(), time.process_time()
-    rep = evaluate(r['best'], Path(spec['data_dir']) / 'test.h5', run_dir / 'eval', log=quiet)
-    t2, c2 = time.perf_counter(), time.process_time()
-    best_epoch = min(r['history'], key=lambda h: h['val_loss'])['epoch'] if r['history'] else None
-    import torch
-    result = {
-        'spec': spec, 'metrics': {k: rep['methods']['hsbinet'][k] for k in KEYS},
-        'classical': {m: {k: rep['methods'][m][k] for k in KEYS} for m in CLASSICAL if m in rep['methods']},
-        'epochs_completed': r['epochs_completed'], 'best_epoch': best_epoch, 'best_val_loss': r['best_val_loss'],
-        'stopped_by': r['stopped_by'], 'steps_per_epoch': r['steps_per_epoch'], 'checkpoint': r['best'],
-        'train_s': round(t1 - t0, 2), 'eval_s': round(t2 - t1, 2), 'torch_threads': torch.get_num_threads(),
-        # CPU seconds of this process: on a shared machine, the wall time an idle core would take (1 thread)
-        'train_cpu_s': round(c1 - c0, 2), 'eval_cpu_s': round(c2 - c1, 2),
-        'pid': os.getpid(),
-    }
-    last = Path(r['last'])
-    if last.is_file() and last != Path(r['best']):
-        last.unlink()  # best.pt (the evaluated one) is kept; last.pt only served resuming mid-training
-    atomic_write_json(run_dir / 'result.json', result, indent=1)
-    return result
-
-
-def _serve() -> None:
-    """A worker process (``python benchmarks/accuracy.py --worker``): one JSON job spec per line on
-    stdin, one JSON reply ``{"ok": bool, "result" | "error"}`` per line on the stdout it was
-    started with; everything else anything prints goes to stderr (the worker's log file)."""
-    reply = os.fdopen(os.dup(1), 'w')
-    os.dup2(2, 1)
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            out = {'ok': True, 'result': run_job(json.loads(line))}
-        except BaseException:  # noqa: BLE001 - every failure goes back to the parent
-            out = {'ok': False, 'error': traceback.format_exc()}
-        reply.write(json.dumps(out) + '\n')
-        reply.flush()
-
-
-def run_jobs(specs: list[dict], jobs: int, threads: int, log_dir: Path, on_done) -> None:
-    """Run every spec: in this process (``jobs`` 1) or in ``jobs`` worker processes, each taking the
-    next pending spec when it is free. ``on_done(spec, result)`` is called in the caller's thread
-    order of completion (serialised). A failed job stops the others and raises with its traceback;
-    finished jobs keep their result.json (resumable)."""
-    if jobs <= 1 or len(specs) <= 1:
-        import torch
-        before = torch.get_num_threads()  # train() sets the job's thread count in this process
-        try:
-            for s in specs:
-                on_done(s, run_job(s))
-        finally:
-            torch.set_num_threads(before)
-        return
-    log_dir.mkdir(parents=True, exist_ok=True)
-    pending: queue.Queue = queue.Queue()
-    for s in specs:
-        pending.put(s)
-    lock, errors = threading.Lock(), []
-    n = str(threads)
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(p for p in (str(ROOT), os.environ.get('PYTHONPATH')) if p),
-           'OMP_NUM_THREADS': n, 'OPENBLAS_NUM_THREADS': n, 'MKL_NUM_THREADS': n}
-
-    def worker(i: int) -> None:
-        with open(log_dir / f'worker{i}.log', 'a') as err:
-            proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), '--worker'], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=err, env=env, text=True)
-            try:
-                while not errors:
-                    try:
-                        s = pending.get_nowait()
-                    except queue.Empty:
-                        break
-                    try:
-                        proc.stdin.write(json.dumps(s) + '\n')
-                        proc.stdin.flush()
-                        line = proc.stdout.readline()
-                    except BrokenPipeError:
-                        line = ''
-                    if not line:
-                        errors.append(f'worker {i} died (exit status {proc.poll()}) running {s["name"]}; '
-                                      f'its messages: {log_dir / f"worker{i}.log"}')
-                        break
-                    rep = json.loads(line)
-                    if not rep['ok']:
-                        errors.append(f'{s["name"]} failed in worker {i}:\n{rep["error"]}')
-                        break
-                    with lock:
-                        on_done(s, rep['result'])
-            finally:
-                try:
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
-                if errors and proc.poll() is None:
-                    proc.kill()
-                proc.wait()
-                proc.stdout.close()
-
-    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(min(jobs, len(specs)))]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if errors:
-        raise RuntimeError('\n'.join(errors))
 
 
 # ------------------------------------------------------------------------------------------- scenes
@@ -273,22 +148,6 @@ def prepare_scene(scene: str, data_dir: Path, data_cfg, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- statistics
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    m = sum(values) / n
-    return m, (math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0)
-
-
-def aggregate(runs: list[dict]) -> dict:
-    """Mean, std (n - 1) and the per-seed values of every metric over ``runs``."""
-    out = {'n': len(runs), 'seeds': [r['spec']['seed'] for r in runs], 'mean': {}, 'std': {}, 'values': {}}
-    for k in KEYS:
-        vals = [float(r['metrics'][k]) for r in runs]
-        out['mean'][k], out['std'][k] = mean_std(vals)
-        out['values'][k] = vals
-    return out
-
 
 def _better(key: str, a: float, b: float) -> bool:
     return a > b if HIGHER_IS_BETTER[key] else a < b
@@ -437,14 +296,6 @@ def _git_commit() -> dict:
 
 # --------------------------------------------------------------------------------------------- main
 
-def _cores() -> int:
-    """CPU cores this process may run on (the affinity mask, e.g. a container's share)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(',') if t.strip()]
 
@@ -472,12 +323,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ['--worker']:
+    if argv[:1] == ['--worker']:  # kept for old command lines; the engine's workers are quant_models.jobs
+        from quant_models.jobs import _serve
         _serve()
         return {}
     a = parse_args(argv)
-    from tqdm import tqdm
-
     from build_flows.config import load_config, model_config
     from quant_models.common import HsbinetError, atomic_write_json, atomic_write_text
     rows = _csv(a.rows)
@@ -539,18 +389,12 @@ def main(argv=None) -> dict:
     print(f'{len(specs) + len(done)} trainings ({len(done)} already done) of {a.epochs} epochs: '
           f'{len(scenes)} scenes x {len(rows)} rows x {len(seeds)} seeds; {jobs} parallel job(s) x {a.threads} '
           f'torch thread(s) on {cores} cores; out {out}', flush=True)
-    bar = tqdm(total=len(specs), desc='trainings', unit='job', disable=not specs)
 
     def on_done(spec: dict, result: dict) -> None:
         done[spec['name']] = result
-        bar.update(1)
-        bar.set_postfix_str(f'{spec["name"]} {result["metrics"]["psnr"]:.2f} dB {result["train_s"]:.0f} s')
 
     t_jobs = time.perf_counter()
-    try:
-        run_jobs(specs, jobs, a.threads, out / 'workers', on_done)
-    finally:
-        bar.close()
+    run_jobs(specs, jobs, a.threads, out / 'workers', on_done)  # a tqdm bar over the trainings
     jobs_wall = time.perf_counter() - t_jobs
 
     report = {'setting': {'scenes': list(scenes), 'rows': rows, 'seeds': seeds, 'epochs': a.epochs,

@@ -140,6 +140,14 @@ def _cmd_infer(a) -> None:
           f'{r["files"]["h5"]}, {r["files"]["png"]}; summary {r["files"]["summary"]}')
 
 
+def _cmd_sweep(a) -> None:
+    """The cross product of --estimators x --hidden x --seeds on one data folder, as parallel jobs."""
+    over = {'train': {'epochs': a.epochs}} if a.epochs is not None else {}
+    _single(a, ['sweep'], a.config, over, paths={'data': Path(a.data)},
+            options={'estimators': a.estimators, 'seeds': a.seeds, 'hidden': a.hidden, 'jobs': a.jobs,
+                     'threads': a.threads, 'sweep_out': Path(a.out)})
+
+
 def _cmd_run(a) -> None:
     from build_flows.config import load_config
     from build_flows.steps import run
@@ -267,6 +275,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument('--hidden', help='comma-separated hidden widths C to sweep (default: the build\'s own C)')
     ex.add_argument('--out', help='folder for explore.* (default: the build folder)')
     ex.set_defaults(func=_cmd_explore)
+
+    sw = sub.add_parser('sweep', help='train and evaluate estimator x seed x hidden width on one data folder as '
+                        'parallel jobs (resumable) -> sweep.json, sweep.md (mean +- std over seeds)')
+    sw.add_argument('--data', required=True, help='folder with train.h5, val.h5, test.h5 (from `hsbinet data`)')
+    sw.add_argument('--out', required=True, help='sweep folder: one run folder per (estimator, C, seed), sweep.json, '
+                    'sweep.md')
+    sw.add_argument('--config', help='YAML config: the model/train settings of every run (default: '
+                    'configs/default.yaml)')
+    sw.add_argument('--estimators', default='atiste,ste,reste', help='comma-separated (default: atiste,ste,reste)')
+    sw.add_argument('--seeds', default='0,1,2', help='comma-separated training seeds (default: 0,1,2)')
+    sw.add_argument('--hidden', help="comma-separated hidden widths C (default: the config's model.hidden)")
+    sw.add_argument('--epochs', type=int, help='override train.epochs')
+    sw.add_argument('--jobs', type=int, help='parallel training processes (default: one per core); 1 = in this process')
+    sw.add_argument('--threads', type=int, default=1, help='torch threads per job (default 1; results are identical '
+                    'for equal --threads, whatever --jobs)')
+    sw.set_defaults(func=_cmd_sweep)
 
     r = sub.add_parser('run', help='the whole chain on one scene, in one build folder with a manifest')
     r.add_argument('--scene', help='cube file or embedded name (default: the config\'s scene, indian_pines)')

@@ -363,10 +363,24 @@ def step_infer(b: Build) -> dict:
             'design_sha256': r.get('design_sha256')}
 
 
+def step_sweep(b: Build) -> dict:
+    """Estimator x seed x hidden-width sweep on the data folder: every run trained and evaluated
+    through quant_models.jobs as parallel jobs -> sweep.json, sweep.md in ``options['sweep_out']``."""
+    from quant_models.jobs import check_data_dir, sweep, sweep_axes
+    o = b.options
+    axes = sweep_axes(o.get('estimators') or 'atiste,ste,reste', o.get('seeds') or '0,1,2',
+                      o.get('hidden') or [b.cfg.model.hidden])  # bad axes are refused before the data are read
+    data = check_data_dir(b.dir('data'))
+    r = sweep(model_config(b.cfg, _bands_of(data)), b.cfg.train, data, o.get('sweep_out') or b.root / 'sweep', *axes,
+              jobs=o.get('jobs'), threads=o.get('threads', 1), log=b.log, progress=b.progress, source=b.cfg.source)
+    return {'runs': len(r['runs']), 'trainings_run': r['wall_s']['trainings_run_this_call'],
+            'rows': [{k: row[k] for k in ('estimator', 'hidden', 'n', 'mean', 'std')} for row in r['rows']]}
+
+
 STEPS: dict[str, Callable[[Build], dict]] = {
     'data': step_data, 'train': step_train, 'evaluate': step_evaluate, 'export': step_export,
     'verify_qonnx': step_verify_qonnx, 'lower': step_lower, 'csim': step_csim, 'report': step_report,
-    'explore': step_explore, 'finn': step_finn, 'vendor': step_vendor, 'infer': step_infer,
+    'explore': step_explore, 'finn': step_finn, 'vendor': step_vendor, 'infer': step_infer, 'sweep': step_sweep,
 }
 RUN_STEPS = ('data', 'train', 'evaluate', 'export', 'verify_qonnx', 'lower', 'csim', 'report')
 

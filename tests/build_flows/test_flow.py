@@ -81,7 +81,7 @@ def test_run_writes_a_complete_build_folder_with_manifest(tmp_path):
     assert on_disk['verdicts']['csim']['design_sha256'] == report['design_sha256'] == design['sha256']
     assert design['model']['hidden'] == 8 and design['model']['blocks'] == 1
     # the design that is verified and reported is folded to fit the default part
-    assert design['folding']['policy'] == 'fastest folding that fits XQRKU060'
+    assert design['folding']['policy'].startswith('fastest folding that fits XQRKU060')
     assert on_disk['verdicts']['fits']['XQRKU060'] is True and report['folding'] == design['folding']
     assert any(lay['module'] == 'decoder.proj' for lay in design['layers'])
     # every named step ran once, in order

@@ -110,7 +110,7 @@ def compile_project(prj: Path):
 
 def _pad_bands(ms_nhwc: np.ndarray, design: dict) -> np.ndarray:
     """MS with the core's zero bands appended (what the adapter feeds the core)."""
-    pad = design['frame'].get('core_bands', ms_nhwc.shape[-1]) - ms_nhwc.shape[-1]
+    pad = design['frame']['core_bands'] - ms_nhwc.shape[-1]
     return np.pad(ms_nhwc, [(0, 0)] * 3 + [(0, pad)]) if pad else ms_nhwc
 
 
@@ -170,7 +170,7 @@ def run_csim(lowered_dir, checkpoint, test_h5, out_dir, patches: int = 4, inject
     if not all(c.exact for c in comps[1:3]):  # the accelerator departs: find the first layer that does
         t = time.time()
         bad = next(i for i in range(n) if not np.array_equal(y_hls[i], y_qonnx[i]))
-        core = design_path.parent / design.get('core_onnx', design.get('final_onnx', 'final.onnx'))
+        core = design_path.parent / design['core_onnx']
         rows = trace_layers(linked, design, sim_prj, core, _pad_bands(g['ms_nhwc'][bad:bad + 1], design),
                             g['pan_nhwc'][bad:bad + 1])
         atomic_write_json(out_dir / 'layer_trace.json', {'patch': bad, 'layers': rows})
@@ -184,7 +184,7 @@ def run_csim(lowered_dir, checkpoint, test_h5, out_dir, patches: int = 4, inject
     v.update({'design_sha256': design['sha256'] if fault is None else project_sha256(sim_prj),
               'lowered_sha256': design['sha256'], 'design': str(design_path), 'checkpoint': str(checkpoint),
               'test_file': str(test_h5), 'backend': design['backend'], 'patch_pan_hw': list(pan.shape[2:]),
-              'bands': model.cfg.bands, 'core_bands': design['frame'].get('core_bands', model.cfg.bands),
+              'bands': model.cfg.bands, 'core_bands': design['frame']['core_bands'],
               'hidden': model.cfg.hidden, 'axis': design.get('axis'), 'fault_injected': fault,
               'timings': {**{k: round(x, 3) for k, x in timings.items()}, 'csim_mode': run['mode'],
                           'csim_workers': run['workers']},

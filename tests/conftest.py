@@ -117,3 +117,11 @@ def odd_final(tmp_path_factory):
     out = tmp_path_factory.mktemp('odd_final')
     raw = export_qonnx(model, out / 'raw.onnx', patch=(ODD['pan'], ODD['pan']), **QUIET)
     return model, build_final_qonnx(raw, out / 'final.onnx')
+
+
+@pytest.fixture
+def restore_torch_threads():
+    """Put torch's thread count back after a test that trains (train() sets train.threads)."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)

@@ -28,11 +28,7 @@ CONFIG = ('model: {hidden: 8, blocks: 1}\n'
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('restore_torch_threads')  # tests/conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -15,11 +15,7 @@ MODEL = HSBiNetConfig(bands=5, hidden=8, blocks=1)
 # one torch thread: on a shared 2-core machine, 2 OpenMP threads run ~8x slower under load
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('restore_torch_threads')  # tests/conftest.py
 
 
 @pytest.fixture(scope='module')

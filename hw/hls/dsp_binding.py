@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hw.hls.xnor_kernel import add_include
 from quant_models.common import HsbinetError
 
 HEADER = 'nnet_hsbinet_mult.h'
@@ -56,7 +57,6 @@ template <class x_T, class w_T> class mult_dsp : public Product {
 
 #endif
 """
-_INCLUDE = f'#include "nnet_utils/{HEADER}"'
 _PRODUCT = 'using product = nnet::product::mult<x_T, y_T>;'
 _PRODUCT_DSP = 'using product = nnet::product::mult_dsp<x_T, y_T>;'
 
@@ -95,12 +95,7 @@ def bind_dsp_products(prj: str | Path, project: str, layers) -> list[str]:
                                hint='only fixed-point (mult) layers can be bound; see hw/hls/dsp_binding.py')
         params = params[:head.end()] + body.replace(_PRODUCT, _PRODUCT_DSP) + params[end:]
         structs.append(f'{cfg}_mult')
-    first = params.find('#include "nnet_utils/')
-    if first < 0:
-        raise HsbinetError('Unexpected parameters.h', file=str(params_path), expected='hls4ml nnet_utils includes',
-                           found='none')
-    if _INCLUDE not in params:
-        params = params[:first] + _INCLUDE + '\n' + params[first:]
+    params = add_include(params, HEADER, params_path)
     (fw / 'nnet_utils' / HEADER).write_text(HEADER_TEXT)
     params_path.write_text(params)
     return structs

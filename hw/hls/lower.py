@@ -13,6 +13,9 @@ and describes it::
                            depths, the model configuration, the layer -> PyTorch module map and
                            the content hash of hls4ml_prj/ that identifies this design
 
+The binary convs get the XNOR-popcount dense kernel of :mod:`hw.hls.xnor_kernel` (FINN's
+matrix-vector unit in hls4ml's kernel slot), the products the plan names are bound to DSP48s
+(:mod:`hw.hls.dsp_binding`); both are edits of the written project, checked as they are made.
 An AXI4-Stream adapter (:mod:`hw.hls.axis`: TDATA width conversion, band padding, TLAST) is
 written around hls4ml's top function, so the verified and shipped top is ``<project>_axis``.
 
@@ -40,6 +43,7 @@ from hw.export.passes import PadBands, UpsampleSkipAgain
 from hw.hls.axis import geometry_of, write_adapter
 from hw.hls.bounds import SENTINEL_DEFAULT, derive_precisions
 from hw.hls.dsp_binding import bind_dsp_products
+from hw.hls.xnor_kernel import use_xnor_kernels
 from hw.hls.describe import describe
 from quant_models.common import HsbinetError, atomic_write_json
 
@@ -244,6 +248,7 @@ def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'V
     with contextlib.redirect_stdout(io.StringIO()):
         hm.write()
     bind_dsp_products(prj, hm.config.get_project_name(), [k for k, v in ((plan or {}).get('mult_impl') or {}).items() if v == 'dsp'])
+    use_xnor_kernels(prj)
     atomic_write_json(out_dir / 'precisions.json', table)
     if plan is not None:
         atomic_write_json(out_dir / 'folding.json', plan)

@@ -18,7 +18,15 @@ grid), per 128 x 128 PAN pixels.
 
     python benchmarks/bench_report.py [--part XQRKU060] [--clock 200] [--bands 191] [--hidden 32,64]
                                       [--frames 32x32,8x256] [--target-mpx 8.6] [--multipliers auto]
+                                      [--attention-rows L] [--swath-width 6000 --line-rate 1380]
                                       [--csim] [--out DIR]
+    python benchmarks/bench_report.py --config configs/prisma_swath.yaml      # the swath design
+
+``--config`` takes the model's hidden width, blocks and attention block, and the hw section's
+part, clock, frame, target, multipliers and swath from a build configuration (flags override).
+With ``--swath-width`` the report covers a pushbroom swath with the frame as column tiles
+(hw/estimates/swath.py); with ``--line-rate`` and no ``--target-mpx`` the folding target is the
+rate that line rate needs, tile overlap included.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import torch
 from build_flows.steps import design_of
 from hw.estimates.folding import plan_folding
 from hw.estimates.report import build_report
+from hw.estimates.swath import required_mpx, swath_text
 from hw.parts import DEFAULT_CLOCK_MHZ, PARTS
 from quant_models.hsbinet import HSBiNetConfig, build_model
 
@@ -69,8 +78,26 @@ def _util(u: dict) -> str:
     return '/'.join(f'{u[m]:.0f}' for m in ('lut', 'ff', 'bram36', 'dsp'))
 
 
+def _config_defaults(path: str) -> dict:
+    """Parser defaults from a build configuration (see the module docstring)."""
+    from build_flows.config import load_config
+    cfg = load_config(path)
+    h, m = cfg.hw, cfg.model
+    out = {'part': h.part, 'clock': h.clock_mhz, 'hidden': str(m.hidden), 'blocks': m.blocks,
+           'attention_rows': m.attention_rows, 'target_mpx': h.target_mpx, 'multipliers': h.multipliers,
+           'swath_width': h.swath_width, 'line_rate': h.line_rate_hz}
+    if h.frame:
+        out['frames'] = f'{h.frame[0]}x{h.frame[1]}'
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--config', default=None, help='take defaults from a build configuration (YAML)')
+    p.add_argument('--blocks', type=int, default=2)
+    p.add_argument('--attention-rows', type=int, default=0, help='model.attention_rows (H8); 0: the frame')
+    p.add_argument('--swath-width', type=int, default=None, help='hw.swath_width: PAN columns of a pushbroom swath')
+    p.add_argument('--line-rate', type=float, default=None, help='hw.line_rate_hz: lines/s the swath needs')
     p.add_argument('--part', default='XQRKU060')
     p.add_argument('--clock', type=float, default=DEFAULT_CLOCK_MHZ)
     p.add_argument('--bands', type=int, default=191)
@@ -82,6 +109,9 @@ def main() -> None:
     p.add_argument('--csim', action='store_true', help='time compile + C-simulation of the first C, largest frame')
     p.add_argument('--out', default=None)
     a = p.parse_args()
+    if a.config:
+        p.set_defaults(**_config_defaults(a.config))
+        a = p.parse_args()
     out = Path(a.out or tempfile.mkdtemp(prefix='hsbinet_bench_report_'))
     quiet = lambda s: None  # noqa: E731
     rows = []
@@ -90,12 +120,20 @@ def main() -> None:
             d = out / f'C{c}_{fh}x{fw}'
             t = time.time()
             torch.manual_seed(0)
-            model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=2, profile='hardware')).eval()
-            design = design_of(model, (fh, fw), folding=lambda x: plan_folding(x, a.part, a.clock, a.target_mpx, a.multipliers),
+            model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=a.blocks, profile='hardware',
+                                              attention_rows=a.attention_rows)).eval()
+
+            def target(x: dict) -> float | None:
+                if a.target_mpx is None and a.line_rate:
+                    return required_mpx(x, a.swath_width, a.line_rate)
+                return a.target_mpx
+
+            design = design_of(model, (fh, fw), folding=lambda x: plan_folding(x, a.part, a.clock, target(x), a.multipliers),
                                out_dir=d)
             t_lower = time.time() - t
             t = time.time()
-            rep = build_report(d, part=a.part, clock_mhz=a.clock, log=quiet)
+            rep = build_report(d, part=a.part, clock_mhz=a.clock, log=quiet, swath_width=a.swath_width,
+                               line_rate_hz=a.line_rate)
             t_report = time.time() - t
             perf, tot, tok = rep['performance'], rep['total'], rep['performance']['token_simulated']
             row = {'C': c, 'frame': f'{fh}x{fw}', 'design_sha256': rep['design_sha256'][:16],
@@ -106,7 +144,7 @@ def main() -> None:
                    'fits': {k: rep['parts'][k]['fits'] for k in PARTS},
                    'dsp_bound_layers': sorted(design['folding'].get('mult_impl') or {}),
                    'lut_per_lane': tot['lut_per_binary_lane'], 'lanes': tot['binary_lanes'],
-                   'lower_s': round(t_lower, 1), 'report_s': round(t_report, 1)}
+                   'lower_s': round(t_lower, 1), 'report_s': round(t_report, 1), 'swath': rep['swath']}
             rows.append(row)
             print(json.dumps(row), flush=True)
     timing = None
@@ -116,7 +154,8 @@ def main() -> None:
         folder = out / f'C{first["C"]}_{first["frame"]}'
         timing = {'C': first['C'], 'frame': first['frame'],
                   **_csim_time(folder, json.loads((folder / 'design.json').read_text()))}
-    print(f'\nhardware-profile HS-BiNet, {a.bands} bands (core {rows[0]["core_bands"]}), 2 blocks, lowered with '
+    print(f'\nhardware-profile HS-BiNet, {a.bands} bands (core {rows[0]["core_bands"]}), {a.blocks} blocks'
+          f'{f", attention per {a.attention_rows}-line block (H8)" if a.attention_rows else ""}, lowered with '
           f'"{rows[0]["policy"]}" at {a.clock:.0f} MHz (generated, not synthesised; analytical model)')
     parts = list(PARTS)
     head = ''.join(f'{k + " LUT/FF/BRAM/DSP %":>28}' for k in parts)
@@ -126,6 +165,9 @@ def main() -> None:
         tok = f'{r["mpix_token"]:.3f}' if r['mpix_token'] else r['token_status']
         print(f'{r["C"]:>3} {r["frame"]:>8} {r["cycles_per_px"]:>7.2f} {r["mpix"]:>7.3f} {tok:>10} '
               f'{r["lut_per_lane"]:>8}{util}  {r["design_sha256"]}')
+    for r in rows:
+        if r['swath']:
+            print(f'C={r["C"]} {r["frame"]}: ' + swath_text(r['swath']))
     if timing:
         print(f'\nC-simulation of the lowered C={timing["C"]} {timing["frame"]} project (adapter + core): compile '
               f'{timing["compile_s"]} s, {timing["csim_s_per_frame"]} s per frame = {timing["csim_s_per_128x128"]} s '

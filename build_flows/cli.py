@@ -103,7 +103,9 @@ def _cmd_lower(a) -> None:
 
 def _hw_over(a) -> dict:
     return {'hw': {k: v for k, v in (('part', getattr(a, 'part', None)), ('clock_mhz', getattr(a, 'clock', None)),
-                                      ('patches', getattr(a, 'patches', None))) if v is not None}}
+                                      ('patches', getattr(a, 'patches', None)),
+                                      ('swath_width', getattr(a, 'swath_width', None)),
+                                      ('line_rate_hz', getattr(a, 'line_rate', None))) if v is not None}}
 
 
 def _cmd_report(a) -> None:
@@ -263,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument('--clock', type=float, help='clock in MHz (default hw.clock_mhz, 200)')
     rp.add_argument('--config', help='YAML config')
     rp.add_argument('--finn', action='store_true', help='run the finn step first and cross-check its estimates')
+    rp.add_argument('--swath-width', type=int, help='cover a pushbroom swath of this many PAN columns with the frame '
+                    'as column tiles (hw.swath_width)')
+    rp.add_argument('--line-rate', type=float, help='lines/s the swath needs: the verdict (hw.line_rate_hz)')
     rp.add_argument('--out', help='folder for report.* (default: the build folder)')
     rp.set_defaults(func=_cmd_report)
 

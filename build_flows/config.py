@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from hw.estimates.explore import MULTIPLIER_POLICIES
 from hw.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, get_part
 from quant_models.common import HsbinetError
 from quant_models.hsbinet import HSBiNetConfig
@@ -71,6 +72,9 @@ class HwConfig:
     workers: int | None = None  # C-simulation worker processes (sim/parallel.py); null: every core
     residual_delay: str = 'lr'  # the global residual delays the LR-HS stream ('lr') or the upsampled cube ('hr')
     multipliers: str = 'auto'   # fixed-point products: auto (DSP48 when that fits) | dsp | fabric (the tool's binding)
+    frame: tuple[int, int] | None = None  # [lines, columns] of the accelerator's frame (null: the test patch, square)
+    swath_width: int | None = None     # pushbroom swath, PAN columns: the report covers it with frame tiles (hw.estimates.swath)
+    line_rate_hz: float | None = None  # the sensor's lines/s: the swath verdict, and the folding target when target_mpx is null
 
 
 @dataclass
@@ -181,7 +185,14 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
          'a power of two from 8 to 512 (bits)', h.tdata_bits)
     need(h.tlast in ('line', 'frame'), 'hw.tlast', "'line' or 'frame'", h.tlast)
     need(h.residual_delay in ('lr', 'hr'), 'hw.residual_delay', "'lr' or 'hr'", h.residual_delay)
-    need(h.multipliers in ('auto', 'dsp', 'fabric'), 'hw.multipliers', "'auto', 'dsp' or 'fabric'", h.multipliers)
+    need(h.multipliers in MULTIPLIER_POLICIES, 'hw.multipliers', ' or '.join(repr(m) for m in MULTIPLIER_POLICIES),
+         h.multipliers)
+    need(h.frame is None or all(v >= d.ratio and v % d.ratio == 0 for v in h.frame), 'hw.frame',
+         f'null or [lines, columns], each a positive multiple of data.ratio ({d.ratio})', h.frame)
+    need(h.swath_width is None or h.swath_width >= 1, 'hw.swath_width', 'null or PAN columns >= 1', h.swath_width)
+    need(h.line_rate_hz is None or h.line_rate_hz > 0, 'hw.line_rate_hz', 'null or lines/s > 0', h.line_rate_hz)
+    need(h.line_rate_hz is None or h.swath_width is not None, 'hw.line_rate_hz',
+         'set together with hw.swath_width (the line rate is of a swath)', h.line_rate_hz)
     need(h.folding in ('fit', 'none') or Path(h.folding).is_file(), 'hw.folding',
          "'fit', 'none' or an existing folding file", h.folding)
     get_part(h.part)  # names the known parts if unknown

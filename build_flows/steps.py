@@ -131,15 +131,18 @@ def step_evaluate(b: Build) -> dict:
             'figures': r['figures']}
 
 
-def _export_patch(b: Build) -> int:
-    """PAN patch the accelerator is built for: --patch, else the test patches' size, else data.test_patch."""
+def _export_frame(b: Build) -> tuple[int, int]:
+    """(lines, columns) of the PAN frame the accelerator is built for: --patch, else hw.frame, else
+    the test patches' size, else data.test_patch."""
     if b.options.get('patch'):
-        return int(b.options['patch'])
+        return int(b.options['patch']), int(b.options['patch'])
+    if b.cfg.hw.frame:
+        return tuple(int(v) for v in b.cfg.hw.frame)
     if b.test_file.is_file():
         import h5py
         with h5py.File(b.test_file, 'r') as f:
-            return int(f['PAN'].shape[2])
-    return b.cfg.data.test_patch
+            return int(f['PAN'].shape[2]), int(f['PAN'].shape[3])
+    return b.cfg.data.test_patch, b.cfg.data.test_patch
 
 
 def step_export(b: Build) -> dict:
@@ -147,12 +150,12 @@ def step_export(b: Build) -> dict:
     from hw.export import build_final_qonnx, export_qonnx
     from quant_models.train import model_from_checkpoint
     model = model_from_checkpoint(b.best_checkpoint)
-    p = _export_patch(b)
-    raw = export_qonnx(model, b.dir('hw') / 'raw.onnx', patch=(p, p), log=b.log)
+    p = _export_frame(b)
+    raw = export_qonnx(model, b.dir('hw') / 'raw.onnx', patch=p, log=b.log)
     final = build_final_qonnx(raw, b.dir('hw') / 'final.onnx')
     b.record('raw_qonnx', raw)
     b.record('final_qonnx', final)
-    return {'raw': str(raw), 'final': str(final), 'patch': p}
+    return {'raw': str(raw), 'final': str(final), 'patch': list(p)}
 
 
 def step_verify_qonnx(b: Build) -> dict:
@@ -164,10 +167,10 @@ def step_verify_qonnx(b: Build) -> dict:
     from sim.qonnx_check import verify_qonnx
     model = model_from_checkpoint(b.best_checkpoint)
     final = b.dir('hw') / 'final.onnx'
-    p = _export_patch(b)
+    (H, W), r = _export_frame(b), model.cfg.ratio
     g = torch.Generator().manual_seed(b.cfg.seed)
-    h = p // model.cfg.ratio
-    ms, pan = on_io_grid(model, torch.rand(2, model.cfg.bands, h, h, generator=g), torch.rand(2, 1, p, p, generator=g))
+    ms, pan = on_io_grid(model, torch.rand(2, model.cfg.bands, H // r, W // r, generator=g),
+                         torch.rand(2, 1, H, W, generator=g))
     r = verify_qonnx(model, final, ms, pan, log=b.log)
     if not r['bit_exact']:
         raise NotBitExact('The final QONNX graph is not bit-exact to PyTorch', file=str(final), key='mismatches',
@@ -181,7 +184,13 @@ def step_lower(b: Build) -> dict:
     from hw.hls.lower import lower_project
     h = b.cfg.hw
     final = Path(b.options.get('onnx') or b.dir('hw') / 'final.onnx')
-    policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz, h.target_mpx, h.multipliers),
+    def target(d: dict) -> float | None:  # a swath's line rate, when no throughput is given, sets it
+        if h.target_mpx is None and h.line_rate_hz:
+            from hw.estimates.swath import required_mpx
+            return required_mpx(d, h.swath_width, h.line_rate_hz)
+        return h.target_mpx
+
+    policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz, target(d), h.multipliers),
                 'none': lambda d: unfolded(d, h.clock_mhz, h.multipliers)}
     folding = policies.get(h.folding, lambda d: folding_from_file(d, h.folding, h.clock_mhz))
     d = lower_project(final, b.dir('hw'), backend=h.backend, folding=folding, replan=replan_fifos,
@@ -220,13 +229,14 @@ def step_report(b: Build) -> dict:
     """Resource/latency report of the lowered design against the FPGA parts -> report.{json,md,png}."""
     from hw.estimates.report import build_report
     rep = build_report(b.dir('hw'), part=b.cfg.hw.part, clock_mhz=b.cfg.hw.clock_mhz,
-                       out_dir=b.options.get('report_out'), log=b.log)
+                       out_dir=b.options.get('report_out'), log=b.log, swath_width=b.cfg.hw.swath_width,
+                       line_rate_hz=b.cfg.hw.line_rate_hz)
     for kind, path in rep['files'].items():
         b.record(f'report_{kind}', path)
     if b.manifest is not None:
         b.manifest.data['verdicts']['fits'] = {k: f['fits'] for k, f in rep['parts'].items()}
     return {'part': rep['part'], 'design_sha256': rep['design_sha256'], 'fits': rep['parts'][rep['part']]['fits'],
-            'performance': rep['performance'], 'total': rep['total']}
+            'performance': rep['performance'], 'total': rep['total'], 'swath': rep['swath']}
 
 
 def design_of(model, patch: tuple[int, int], backend: str = 'Vitis', folding=None, out_dir=None) -> dict:

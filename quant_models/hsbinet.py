@@ -75,6 +75,10 @@ class HSBiNetConfig:
     changes: tuple[str, ...] | None = None
     # False: the full-precision twin (every binarisation replaced by the identity; not exportable).
     binary: bool = True
+    # H8 (docs/model.md): the channel attention pools each block of this many PAN rows (over the
+    # whole width) instead of the whole frame; 0 = the frame. A swath is streamed line by line, so
+    # the gate cannot wait for a whole frame; a frame whose height is the block is today's model.
+    attention_rows: int = 0
 
     def validate(self) -> 'HSBiNetConfig':
         if self.profile not in PROFILES:
@@ -99,6 +103,12 @@ class HSBiNetConfig:
             raise HsbinetError('model.binary must be true or false', key='model.binary',
                                expected='true (binary network) or false (its full-precision twin)',
                                found=repr(self.binary))
+        if not isinstance(self.attention_rows, int) or self.attention_rows < 0:
+            raise HsbinetError('Bad attention block', key='model.attention_rows',
+                               expected='0 (pool the whole frame) or a row count >= 1', found=repr(self.attention_rows))
+        if self.attention_rows and not self.has('H5'):
+            raise HsbinetError('Block-pooled attention needs the binary attention of the hardware profile',
+                               key='model.attention_rows', expected='0 without H5', found=repr(self.attention_rows))
         if self.blocks < 0:
             raise HsbinetError('Negative block count', key='model.blocks', expected='>= 0',
                                found=repr(self.blocks))
@@ -120,6 +130,8 @@ class HSBiNetConfig:
             d['changes'] = list(self.changes)
         if self.binary:
             del d['binary']  # checkpoints of binary models keep their old form
+        if not self.attention_rows:
+            del d['attention_rows']  # frame-pooled checkpoints keep their old form
         return d
 
 
@@ -234,6 +246,8 @@ class Decoder(nn.Module):
     H5:       b = sign(BN(bconv3(x))); out = proj(b * hard_sigmoid(bconv1x1(GAP(b)))): attention on the
               C binary channels (a C-bit/pixel frame buffer), power-of-two hard sigmoid on a 2^-8 grid.
     H6:       proj has int8 weights with a power-of-two scale instead of float.
+    H8:       ``attention_rows`` L > 0: the gate is computed per block of L PAN rows (pooled over
+              the block's L x W pixels) and multiplies that block only; a frame of L rows is H5.
     The hardware profile has both; the attribute names are the same in every variant.
     """
 
@@ -241,6 +255,7 @@ class Decoder(nn.Module):
         super().__init__()
         C, B = cfg.hidden, cfg.bands
         self.binary_attention = cfg.has('H5')
+        self.attention_rows = int(cfg.attention_rows)
         self.conv = ConvBN(cfg, C, C, 3)
         self.pool = nn.AdaptiveAvgPool2d(1)
         if self.binary_attention:
@@ -262,9 +277,24 @@ class Decoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.binary_attention:
             b = self.binarize(self.conv(x))
-            return self.proj(b * self.gate(self.att(self.pool(b))))
+            return self.proj(self._gated(b))
         d = self.proj(self.conv(x))
         return d * torch.sigmoid(self.att(self.pool(d)))
+
+    def _gated(self, b: Tensor) -> Tensor:
+        """b (N, C, H, W) times its gate: one per frame, or (H8) one per block of L rows."""
+        L = self.attention_rows
+        N, C, H, W = b.shape
+        if not L or L == H or getattr(self, 'export_frame_pool', False):
+            # export_frame_pool: set by hw.export while tracing (the graph keeps the frame pool;
+            # the fusion into ChannelGate gives it its block from the model config)
+            return b * self.gate(self.att(self.pool(b)))
+        if H % L:
+            raise HsbinetError('The attention block does not divide the frame', key='model.attention_rows',
+                               expected=f'a divisor of the frame height {H}', found=str(L))
+        blocks = b.reshape(N, C, H // L, L * W)  # rows r -> block r // L (NCHW is row-major)
+        g = self.gate(self.att(blocks.mean(dim=3, keepdim=True)))  # (N, C, H / L, 1): a 1x1 conv per block
+        return (blocks * g).reshape(N, C, H, W)
 
 
 class HSBiNet(nn.Module):

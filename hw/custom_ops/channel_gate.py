@@ -1,5 +1,5 @@
-"""``ChannelGate`` (attributes ``channels`` = C, ``gate_frac_bits`` = f, default 8): the hardware
-decoder's binarised channel attention, NHWC.
+"""``ChannelGate`` (attributes ``channels`` = C, ``gate_frac_bits`` = f, default 8, ``block_rows`` = L,
+default 0): the hardware decoder's binarised channel attention, NHWC.
 
 Inputs X (N, H, W, C) with values in {-1, +1}, W (C, C) float with entries in {-1, +1}
 (``W[o, c]``), K (C,) int64 power-of-two exponents of the per-output-channel weight scale;
@@ -11,7 +11,8 @@ output Y (N, H, W, C)::
     Y[h, w, c] = X[h, w, c] * g_c
 
 i.e. GAP -> sign -> binary 1x1 -> hard sigmoid ``x/4 + 1/2`` quantised to ufixed<f, 0> ->
-multiply. ``round_half_to_even`` is the rounding of Brevitas' ``RoundSte`` (``torch.round``) and
+multiply. With ``block_rows`` L > 0 (H8, block-pooled attention) the sums, gates and products are
+taken per block of L rows (rows b L .. b L + L - 1, all columns) instead of per frame; L must divide H. ``round_half_to_even`` is the rounding of Brevitas' ``RoundSte`` (``torch.round``) and
 of qonnx' ``Quant`` with ``rounding_mode='ROUND'`` (``np.round``): ties go to the even integer,
 e.g. 128.5 -> 128, 129.5 -> 130.
 """
@@ -28,12 +29,21 @@ from qonnx.custom_op.base import CustomOp
 from hw.custom_ops import DOMAIN
 
 
-def channel_gate_nhwc(x: np.ndarray, w: np.ndarray, k: np.ndarray, frac_bits: int = 8) -> np.ndarray:
+def channel_gate_nhwc(x: np.ndarray, w: np.ndarray, k: np.ndarray, frac_bits: int = 8,
+                      block_rows: int = 0) -> np.ndarray:
     """Reference of ``ChannelGate`` (see the module docstring), exact rational arithmetic.
 
-    ``x`` (N, H, W, C) in {-1, +1}, ``w`` (C, C) in {-1, +1}, ``k`` (C,) -> (N, H, W, C) float64.
+    ``x`` (N, H, W, C) in {-1, +1}, ``w`` (C, C) in {-1, +1}, ``k`` (C,) -> (N, H, W, C) float64;
+    ``block_rows`` L > 0: one gate per block of L rows.
     """
     x = np.asarray(x, dtype=np.float64)
+    L = int(block_rows)
+    if L and L != x.shape[1]:
+        if L < 0 or x.ndim != 4 or x.shape[1] % L:
+            raise ValueError(f'ChannelGate block_rows={L} must divide the frame height {x.shape[1:2]}')
+        n, h = x.shape[0], x.shape[1]
+        blocks = x.reshape(n * (h // L), L, *x.shape[2:])  # block-major: each block is its own frame
+        return channel_gate_nhwc(blocks, w, k, frac_bits).reshape(x.shape)
     w = np.asarray(w, dtype=np.float64)
     k = np.asarray(k).astype(np.int64).reshape(-1)
     if x.ndim != 4 or w.shape != (x.shape[3], x.shape[3]) or k.shape != (x.shape[3],):
@@ -59,7 +69,7 @@ class ChannelGate(CustomOp):
     """Binarised channel attention with a power-of-two hard-sigmoid gate, NHWC (module docstring)."""
 
     def get_nodeattr_types(self):
-        return {'channels': ('i', True, 0), 'gate_frac_bits': ('i', False, 8)}
+        return {'channels': ('i', True, 0), 'gate_frac_bits': ('i', False, 8), 'block_rows': ('i', False, 0)}
 
     def make_shape_compatible_op(self, model):
         node = self.onnx_node
@@ -75,7 +85,7 @@ class ChannelGate(CustomOp):
             raise ValueError(f'ChannelGate {node.name}: input has {x.shape[-1]} channels, '
                              f'attribute channels={self.get_nodeattr("channels")}')
         y = channel_gate_nhwc(x, context[node.input[1]], context[node.input[2]],
-                              self.get_nodeattr('gate_frac_bits'))
+                              self.get_nodeattr('gate_frac_bits'), self.get_nodeattr('block_rows'))
         context[node.output[0]] = y.astype(np.float32)
 
     def verify_node(self):
@@ -85,14 +95,17 @@ class ChannelGate(CustomOp):
             msgs.append('ChannelGate needs inputs (X, W, K) and one output')
         if self.get_nodeattr('channels') < 1:
             msgs.append('ChannelGate attribute channels must be >= 1')
+        if self.get_nodeattr('block_rows') < 0:
+            msgs.append('ChannelGate attribute block_rows must be >= 0 (0: the whole frame)')
         if not 1 <= self.get_nodeattr('gate_frac_bits') <= 30:
             msgs.append('ChannelGate attribute gate_frac_bits must be in [1, 30]')
         return msgs
 
 
 def make_channel_gate_node(x: str, w: str, k: str, y: str, channels: int, gate_frac_bits: int = 8,
-                           name: str = '') -> NodeProto:
+                           name: str = '', block_rows: int = 0) -> NodeProto:
     """``ChannelGate`` node: NHWC ``x`` (N, H, W, C), weight initializer ``w`` (C, C), exponents ``k``
-    (C,) -> ``y`` (N, H, W, C)."""
+    (C,) -> ``y`` (N, H, W, C); ``block_rows`` > 0: one gate per block of that many rows."""
+    extra = {'block_rows': int(block_rows)} if block_rows else {}
     return helper.make_node('ChannelGate', [x, w, k], [y], name=name, domain=DOMAIN,
-                            channels=int(channels), gate_frac_bits=int(gate_frac_bits))
+                            channels=int(channels), gate_frac_bits=int(gate_frac_bits), **extra)

@@ -15,7 +15,8 @@ Timing model of the io_stream templates (hls4ml 1.3.0, ``conv_2d_buffer_cl`` "Li
 a K x K conv reads one padded input pixel (all channels) every ``reuse_factor`` cycles and
 emits an output pixel once its window is complete; BatchNorm/activations/adds/pads take one pixel
 per cycle (times their reuse factor); BilinearResize reads h*w LR pixels and writes H*W pixels,
-one per cycle; ChannelGate stores a frame, computes the gate (C cycles), then replays the frame.
+one per cycle; ChannelGate stores a frame and computes the gate (C cycles) while it replays the
+previous frame from the other half of a ping-pong frame buffer, at its consumer's pace.
 The dataflow pipeline's frame interval is the slowest layer's cycles per frame.
 """
 
@@ -242,17 +243,23 @@ def _simple(layer: dict, reuse: int) -> LayerEstimate:
     elif cls == 'ChannelGate':
         a = layer['attrs']
         H, W = int(a['height']), int(a['width'])
-        e.kind = f'channel gate {C} ch (frame buffer)'
-        e.cycles_per_frame = 2 * H * W + C
-        e.delay_px = H * W  # the gate needs the whole frame's average before the first output
+        L = gate_block_rows(layer)
+        if L == H:
+            e.kind = f'channel gate {C} ch (ping-pong frame buffer)'
+            e.cycles_per_frame = H * W + C  # store + gate; the replay of the previous frame overlaps it
+        else:  # H8: reads block b while it writes block b - 1; the last block after the frame
+            e.kind = f'channel gate {C} ch per {L}-row block (ping-pong block buffer)'
+            e.cycles_per_frame = H * W + L * W + C * (H // L)
+        e.delay_px = L * W  # the gate needs its block's (frame's) average before the first output
         # GAP counters (C x 12 bit), one C-bit XNOR popcount per cycle for C cycles, the hard sigmoid,
         # and the output's sign-select of the gate value
         e.lut = C * 12.0 + C * LUT_PER_XNOR_BIT_VAR + 20.0 + C * rb
         e.ff = C * (12.0 + rb)
         gw = layer['weights'].get('gate_w', {'bits': 1})
         e.weight_bits = C * C * gw['bits'] + C * layer['weights'].get('gate_k', {'bits': 4})['bits']
-        e.memories.append(memory(name, 'frame buffer', H * W, C * ib[0],
-                                 note=f'{H}x{W} px x {C} ch x {ib[0]} bit (the binarised decoder features)'))
+        e.memories.append(memory(name, 'frame buffer', 2 * L * W, C * ib[0],
+                                 note=f'2 x {L}x{W} px x {C} ch x {ib[0]} bit (the binarised decoder features; '
+                                      f'one {"frame" if L == H else "block"} stored while the other is replayed)'))
     else:
         e.kind = f'{cls} (no rule: counted as 0)'
     return e
@@ -280,6 +287,12 @@ def adapter_estimates(design: dict) -> list[LayerEstimate]:
         LayerEstimate('axis m_out', 'AxisAdapter', f'{ax["bands"]} bands -> AXI4-Stream {t} bit ({beats} beats/px)', 1,
                       beats, H * W * beats, 0, lut=float(mux), ff=float(word + t)),
     ]
+
+
+def gate_block_rows(layer: dict) -> int:
+    """Rows per gate of a ChannelGate layer: its frame height, or its H8 block (design attribute)."""
+    a = layer['attrs']
+    return int(a.get('block_rows') or a['height'])
 
 
 def _path_delays(layers: list[dict], est: dict[str, LayerEstimate]) -> dict[str, int]:
@@ -416,11 +429,14 @@ def _units(layers: list[dict], by: dict, cons: dict, est: dict, P: int) -> dict[
             n = _tokens_out(lay)
             C = int(lay['out_shape'][-1])
             pace = _consumer_pace(name, by, cons, est)
-            # it replays at its consumer's pace when read + compute + paced replay fit the interval;
-            # else at one token per cycle into a buffer (rule 2 of fifo_rules places it)
-            replay = pace if n + C + 2 + n * pace <= P else 1
-            units[name] = _Unit(C + 2 + n * replay, max(1.0, P - n * pace), 1 / replay, 1.0, n,
-                                max(0.0, P - (n + C + 2 + n * replay)), 0)
+            if gate_block_rows(lay) == int(lay['attrs']['height']):
+                # ping-pong: it stores (and gates) frame n+1 while it replays frame n at its
+                # consumer's pace, so it pauses its reads only for the gate's compute
+                units[name] = _Unit(C + 2, max(1.0, P - n * pace), 1 / pace, 1.0, n, max(0.0, P - (n + C + 2)), 0)
+            else:  # H8 blocks: at a frame boundary it writes its last block without reading
+                nb = gate_block_rows(lay) * int(lay['attrs']['width'])
+                units[name] = _Unit(C + 2 + nb * pace, max(1.0, P - n * pace), 1 / pace, 1.0, nb,
+                                    max(0.0, P - (n + nb + C + 2)), 0)
         elif cls == 'BilinearResize':  # reads an LR row (w cycles), then writes r HR rows at its consumer's pace
             r, W, w = int(a['ratio']), int(a['out_width']), int(a['in_width'])
             pace = _consumer_pace(name, by, cons, est)
@@ -572,8 +588,8 @@ def fifo_rules(layers: list[dict], est: dict[str, LayerEstimate]) -> dict[str, t
         u, lay = units.get(n), by[n]
         if u is None:
             return 0.0
-        if lay['class'] == 'ChannelGate':
-            return 1.0
+        if lay['class'] == 'ChannelGate':  # a frame, or its H8 block
+            return gate_block_rows(lay) / int(lay['attrs']['height'])
         if lay['class'] == 'BilinearResize':
             return u.lead / _tokens_out(lay)
         return u.lead / max(1, _tokens_out(by[(_chain_back(n, by, cons) or [f'{lay["inputs"][0]} -> {n}'])[-1].split(' -> ')[0]]))

@@ -24,6 +24,7 @@ from hw.estimates.analytical import CONV_CLASSES, closest_valid_reuse, estimate,
 from hw.design import find_in_build, load_design
 from hw.estimates.explore import fastest_fit, sweep
 from hw.estimates.stream_sim import simulate
+from hw.estimates.swath import plan_swath, swath_text
 from hw.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, PARTS, get_part, part_fit
 from quant_models.common import atomic_write, atomic_write_text
 from quant_models.common import HsbinetError
@@ -82,10 +83,13 @@ def _token_simulated(design: dict, reuse, clock_mhz: float) -> dict:
 
 
 def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: float = DEFAULT_CLOCK_MHZ, reuse=None,
-                 out_dir: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
+                 out_dir: str | Path | None = None, log: Callable[[str], None] = print,
+                 swath_width: int | None = None, line_rate_hz: float | None = None) -> dict:
     """The report dict (also written as report.json/.md/.png into ``out_dir`` or ``build_dir``) of the
     lowered design in ``build_dir``; FINN's estimates (``finn_estimates.json`` of the finn step) and
-    vendor reports found there are added with their own source labels."""
+    vendor reports found there are added with their own source labels. ``swath_width`` (PAN
+    columns) adds how the frame design covers a pushbroom swath (:mod:`hw.estimates.swath`), with
+    a verdict against ``line_rate_hz`` (lines/s) when given."""
     if not clock_mhz or clock_mhz <= 0:
         raise HsbinetError('Bad clock', key='--clock', expected='a frequency in MHz > 0', found=repr(clock_mhz))
     main_part = get_part(part)
@@ -114,6 +118,8 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
         'utilization_pct': best['utilization_pct'][main_part.key], 'source': 'analytical',
         'status': 'hypothesis: not lowered, generated or C-simulated'}
     report['folding'] = design.get('folding')
+    report['swath'] = None if not swath_width else {
+        **plan_swath(design, est['performance']['frames_per_s'], swath_width, line_rate_hz), 'source': 'analytical'}
     modules = {lay['name']: lay.get('module') for lay in design['layers']}
     for lay in report['layers']:
         lay['module'] = modules.get(lay['name'])
@@ -162,6 +168,8 @@ def format_report(r: dict) -> str:
                      '`hsbinet lower --folding` to build it)')
     elif 'fastest_fit' in r:
         lines.append(f'  no folding of this design fits {r["part"]}')
+    if r.get('swath'):
+        lines.append('  ' + swath_text(r['swath']))
     if r.get('vendor'):
         lines.append(f'  vendor report found: {r["vendor"]["source"]} ({len(r["vendor"]["files"])} files)')
     if r.get('finn'):
@@ -191,7 +199,15 @@ def _markdown(r: dict) -> str:
           f'| latency | {p["latency_cycles"]:,} cycles = {p["latency_us"]:.1f} us | analytical |',
           f'| throughput | {p["frames_per_s"]:,.1f} frames/s = {p["mpixel_per_s"]:.3f} Mpixel/s | analytical |',
           f'| stream graph: frame interval, throughput, latency | {_token_text(p["token_simulated"])} | '
-          'token simulation |', '',
+          'token simulation |', '']
+    if r.get('swath'):
+        sw = r['swath']
+        md += ['## Swath', '', swath_text(sw), '', '| figure | value | source |', '|---|---|---|',
+               f'| swath lines per second | {sw["lines_per_s"]:,.0f} | analytical |',
+               f'| swath PAN pixels per second | {sw["mpixel_per_s"]:.3f} M | analytical |',
+               f'| overlap (pixels processed per swath pixel) | {sw["overlap"]:.3f} | geometry |',
+               f'| external line store | {sw["external_memory"]["line_store_bits"] / 1e6:.1f} Mbit | geometry |', '']
+    md += [
           '## Parts', '', '| part | LUT | FF | BRAM36 | DSP | fits |', '|---|---|---|---|---|---|']
     for k, f in r['parts'].items():
         cells = [f'{f["used"][x]:,} / {f["available"][x]:,} ({f["utilization_pct"][x]:.1f} %)'

@@ -19,8 +19,14 @@ reads one token from every input, or none, and writes one token to every output,
   as hls4ml does for odd kernels: (out - in) // 2 on top/left, the rest bottom/right).
 * BilinearResize (project layer, nnet_hsbinet_ext_stream.h): reads one LR row (w steps), then
   writes every HR row whose two source rows it holds (r W steps each), one token per cycle.
-* ChannelGate (project layer): reads the whole frame, computes the gate for C cycles, then
-  replays the frame, one token per cycle.
+* ChannelGate (project layer): two processes with a ping-pong frame buffer between them, as the
+  HLS code is written (a dataflow region of its own): the *store* reads the whole frame, computes
+  the gate for C cycles and hands the frame over (all at once: one buffer of the two changes
+  sides); the *replay* writes the frame, one token per cycle when its consumer takes it. The store
+  of frame n+1 runs while frame n is replayed; it waits only when both buffers are taken (modelled
+  as an internal FIFO of one frame of tokens that the store fills at its frame's end). With H8
+  blocks (``block_rows`` < height) it is one process: block b read while block b - 1 is written,
+  the gate computed (C cycles) between blocks, the last block written after the frame's last pixel.
 * Clone: one read, one write to every output; it blocks while any output FIFO is full.
   Merge / Concatenate: one read from every input, one write. Activation, BatchNormalization and
   any other one-input layer of equal pixel count: one read and one write per pixel.
@@ -55,6 +61,7 @@ from hw.estimates.analytical import CONV_CLASSES, estimate
 from quant_models.common import HsbinetError
 
 SOURCE = 'token simulation'
+INTERNAL = '(ping-pong frame buffer)'  # the name suffix of a ChannelGate's store -> replay channel
 DEFAULT_MAX_STEPS = 2_000_000  # token steps (all processes, all frames): ~3-6 us each on one core
 
 
@@ -126,11 +133,37 @@ def _bilinear(layer: dict) -> tuple[list[int], list[int], list[int]]:
     return reads, writes, [1] * len(reads)
 
 
-def _channel_gate(layer: dict) -> tuple[list[int], list[int], list[int]]:
-    """Store the frame, compute the gate (C cycles), replay the frame."""
+def _channel_gate_store(layer: dict) -> tuple[list[int], list[int], list[int]]:
+    """The gate's store: read the frame, compute the gate (C cycles), hand the frame over."""
     a = layer['attrs']
     n, C = int(a['height']) * int(a['width']), int(layer['out_shape'][-1])
-    return [1] * n + [0] * n, [0] * n + [1] * n, [1] * n + [C + 1] + [1] * (n - 1)
+    return [1] * n + [0] * n, [0] * n + [1] * n, [1] * n + [C + 1] + [0] * (n - 1)
+
+
+def _channel_gate_replay(layer: dict) -> tuple[list[int], list[int], list[int]]:
+    """The gate's replay: one stored token in, one gated token out, per pixel."""
+    a = layer['attrs']
+    n = int(a['height']) * int(a['width'])
+    return [1] * n, [1] * n, [1] * n
+
+
+def _channel_gate_blocks(layer: dict) -> tuple[list[int], list[int], list[int]]:
+    """H8 block mode (one process): block b read while block b - 1 is written, the gate computed
+    (C cycles) between blocks, the frame's last block written after its last pixel."""
+    a = layer['attrs']
+    L, W, H, C = int(a['block_rows']), int(a['width']), int(a['height']), int(layer['out_shape'][-1])
+    nb, blocks = L * W, H // L
+    reads, writes, gaps = [], [], []
+    for b in range(blocks + 1):
+        reads += [int(b < blocks)] * nb
+        writes += [int(b > 0)] * nb
+        gaps += [C + 1 if b else 1] + [1] * (nb - 1)
+    return reads, writes, gaps
+
+
+def _gate_in_blocks(layer: dict) -> bool:
+    a = layer['attrs']
+    return layer['class'] == 'ChannelGate' and int(a.get('block_rows') or a['height']) < int(a['height'])
 
 
 def _program(layer: dict, ii: int) -> tuple[list[int], list[int], list[int]]:
@@ -143,7 +176,7 @@ def _program(layer: dict, ii: int) -> tuple[list[int], list[int], list[int]]:
     if cls == 'BilinearResize':
         return _bilinear(layer)
     if cls == 'ChannelGate':
-        return _channel_gate(layer)
+        return _channel_gate_blocks(layer) if _gate_in_blocks(layer) else _channel_gate_replay(layer)
     if cls == 'Input':
         return _uniform(n, 1, 0, 1)
     if cls in ('Merge', 'Concatenate', 'Clone') or len(layer['inputs']) == 1:
@@ -162,8 +195,10 @@ def steps_per_frame(layer: dict) -> int:
         return int(a['out_height']) * int(a['out_width'])
     if cls == 'BilinearResize':
         return int(a['in_height']) * int(a['in_width']) + int(a['out_height']) * int(a['out_width'])
-    if cls == 'ChannelGate':
-        return 2 * int(a['height']) * int(a['width'])
+    if cls == 'ChannelGate':  # frame: store (read + hand-over) and replay; H8: frame + one block
+        if _gate_in_blocks(layer):
+            return (int(a['height']) + int(a['block_rows'])) * int(a['width'])
+        return 3 * int(a['height']) * int(a['width'])
     return _pixels(layer['out_shape'])
 
 
@@ -192,16 +227,26 @@ def _graph(design: dict, reuse, depths: dict | None) -> tuple[list[_Process], li
         row = rows[lay['name']]
         reads, writes, gaps = _program(lay, int(row['ii']))
         procs.append(_Process(lay['name'], reads, writes, gaps, int(row['pipeline_cycles'])))
+
+    def connect(name: str, depth: int, src: int, dst: int) -> None:
+        names.append(name)
+        sizes.append(depth)
+        producer.append(src)
+        consumer.append(dst)
+        procs[src].outs.append(len(names) - 1)
+        procs[dst].ins.append(len(names) - 1)
+
+    reader = {}  # the process that reads a layer's inputs: a ChannelGate's store (after the layers)
+    for c, lay in enumerate(design['layers']):
+        reader[lay['name']] = c
+        if lay['class'] == 'ChannelGate' and not _gate_in_blocks(lay):
+            procs.append(_Process(f'{lay["name"]} (store)', *_channel_gate_store(lay), 0))
+            reader[lay['name']] = len(procs) - 1
+            connect(f'{lay["name"]} {INTERNAL}', _pixels(lay['out_shape']), len(procs) - 1, c)
     for c, lay in enumerate(design['layers']):
         for src in lay['inputs']:
             name = f'{src} -> {lay["name"]}'
-            f = len(names)
-            names.append(name)
-            sizes.append(int(depths.get(name, planned[name])))
-            producer.append(index[src])
-            consumer.append(c)
-            procs[index[src]].outs.append(f)
-            procs[c].ins.append(f)
+            connect(name, int(depths.get(name, planned[name])), index[src], reader[lay['name']])
     return procs, names, sizes, producer, consumer
 
 
@@ -323,12 +368,28 @@ def _frame_ends(sim: _Sim, design: dict) -> list[int]:
     return [max(e[f] for e in ends) for f in range(n)]
 
 
+def _stalls(sim: _Sim, design: dict) -> dict[str, int]:
+    """Cycles each layer was blocked on a full output (a ChannelGate: its store waiting for a free
+    buffer plus its replay waiting for its consumer)."""
+    out = {lay['name']: sim.stall[p] for p, lay in enumerate(design['layers'])}
+    for p in range(len(design['layers']), len(sim.procs)):
+        out[sim.procs[p].name.removesuffix(' (store)')] += sim.stall[p]
+    return out
+
+
 def _blocked(sim: _Sim, names: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
-    """Blocked layers with what they wait on, full FIFOs, empty FIFOs (the deadlocked state)."""
+    """Blocked layers with what they wait on, full FIFOs, empty FIFOs (the deadlocked state). A
+    ChannelGate is named once: by its store's state (its replay waiting for a stored frame follows
+    from it), or ``both frame buffers full`` when the store waits for its replay."""
     blocked, full, empty = {}, set(), set()
     for p in sim.unfinished():
         kind, f = sim.waiting[p]
-        blocked[sim.procs[p].name] = f'{"output" if kind == "full" else "input"} {names[f]} {kind}'
+        name = sim.procs[p].name.removesuffix(' (store)')
+        if INTERNAL in names[f]:
+            if kind == 'full':
+                blocked[name] = 'both frame buffers full'
+            continue
+        blocked[name] = f'{"output" if kind == "full" else "input"} {names[f]} {kind}'
         (full if kind == 'full' else empty).add(names[f])
     return blocked, sorted(full), sorted(empty)
 
@@ -373,9 +434,9 @@ def simulate(design: dict, reuse: dict | int | None = None, depths: dict | None 
     out = {'deadlock': deadlock, 'status': status, 'frames': int(frames),
            'frame_interval_cycles': ends[-1] - ends[-2] if not left else None,
            'latency_cycles': ends[0] + 1 if not left else None, 'frame_end_cycles': ends,
-           'max_occupancy': {n: _peak(sim.written[f], sim.read[f]) for f, n in enumerate(names)},
-           'fifo_need': {n: _need(sim.written[f], sim.read[f]) for f, n in enumerate(names)},
-           'stalls': {pr.name: sim.stall[p] for p, pr in enumerate(procs)}, 'steps': steps, 'source': SOURCE}
+           'max_occupancy': {n: _peak(sim.written[f], sim.read[f]) for f, n in enumerate(names) if INTERNAL not in n},
+           'fifo_need': {n: _need(sim.written[f], sim.read[f]) for f, n in enumerate(names) if INTERNAL not in n},
+           'stalls': _stalls(sim, design), 'steps': steps, 'source': SOURCE}
     if deadlock:
         out['blocked'], out['full_fifos'], out['empty_fifos'] = _blocked(sim, names)
     return out

@@ -70,6 +70,9 @@ def export_qonnx(model_or_checkpoint, out_path, patch=(64, 64), log: Callable[[s
     model = _load_model(model_or_checkpoint)
     cfg = model.cfg
     H, W = _check_patch(patch, cfg.ratio)
+    if cfg.attention_rows and H % cfg.attention_rows:
+        raise HsbinetError('The attention block does not divide the frame', key='model.attention_rows',
+                           expected=f'a divisor of the PAN frame height {H}', found=str(cfg.attention_rows))
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(0)
@@ -79,11 +82,16 @@ def export_qonnx(model_or_checkpoint, out_path, patch=(64, 64), log: Callable[[s
 
     was_training = model.training
     model.eval()
+    # H8 (block-pooled attention): the traced graph keeps the frame's GAP pattern, which
+    # FuseChannelGate turns into a ChannelGate with block_rows from the model configuration carried
+    # below; the final graph is then checked against this model (block-pooled) bit for bit.
+    model.decoder.export_frame_pool = True
     try:  # torch.onnx prints its progress to stdout and warns about unrelated ops: keep it quiet
         with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter('ignore')
             brevitas_export_qonnx(model, args=(ms, pan), export_path=str(out_path))
     finally:
+        model.decoder.export_frame_pool = False
         model.train(was_training)
     raw = ModelWrapper(str(out_path))
     raw.set_metadata_prop(MODEL_CONFIG_KEY, json.dumps(cfg.to_dict()))

@@ -10,6 +10,8 @@ bilinear Resize and the channel-attention subgraph. The torch == qonnx check of 
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import onnxruntime
@@ -83,7 +85,8 @@ def build_final_qonnx(raw_path, out_path) -> Path:
     model = model.transform(SinkChannelsFirstTransposes())
     model = reinfer_shapes(model)
     model = model.transform(ResizeToBilinearResize())
-    model = model.transform(FuseChannelGate())
+    carried_cfg = json.loads(raw.get_metadata_prop(MODEL_CONFIG_KEY) or '{}')
+    model = model.transform(FuseChannelGate(int(carried_cfg.get('attention_rows', 0))))
     model = model.transform(SplitWideConcat())
     model = model.transform(StripEmptyOptionalInputs())
     model = model.transform(FillResizeRoi())

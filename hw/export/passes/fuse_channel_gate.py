@@ -51,10 +51,18 @@ class FuseChannelGate(Transformation):
     ReduceMean anyway).
     """
 
+    def __init__(self, block_rows: int = 0):
+        """``block_rows`` > 0 (H8, docs/model.md): the model pools its attention per block of that many
+        rows. The traced graph keeps the frame's ReduceMean (hw.export traces the frame pool), and the
+        fused ChannelGate gets the block from the model configuration; the final graph is checked
+        against the block-pooled model."""
+        super().__init__()
+        self.block_rows = int(block_rows)
+
     def apply(self, model):
         for rm in list(model.graph.node):
             if rm.op_type == 'ReduceMean':
-                self._fuse(model, rm)
+                self._fuse(model, rm, self.block_rows)
                 return model, True
         return model, False
 
@@ -83,7 +91,7 @@ class FuseChannelGate(Transformation):
                       'dynamic' if scale is None else str(np.unique(scale).tolist()))
 
     @classmethod
-    def _fuse(cls, model: ModelWrapper, rm: NodeProto) -> None:
+    def _fuse(cls, model: ModelWrapper, rm: NodeProto, block_rows: int = 0) -> None:
         fail = cls._fail
         # b = BipolarQuant(x) -> ReduceMean
         b_node = model.find_producer(rm.input[0])
@@ -140,7 +148,7 @@ class FuseChannelGate(Transformation):
         k_name = new_initializer(model, k.astype(np.int64), 'ChannelGate_K')
         idx = model.get_node_index(gmul)
         node = make_channel_gate_node(b, w_name, k_name, gmul.output[0], channels=C, gate_frac_bits=f,
-                                      name=f'ChannelGate_{rm.name}')
+                                      name=f'ChannelGate_{rm.name}', block_rows=block_rows)
         model.graph.node.insert(idx, node)
         w_q = model.find_producer(conv.input[1])
         for n in (gmul, quant, add, mul, conv, s_node, rm):

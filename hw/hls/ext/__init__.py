@@ -48,6 +48,7 @@ BACKENDS = ('Vivado', 'Vitis')
 
 PASS_GATE_CONSTANTS = 'hsbinet_ext_channel_gate_constants'
 PASS_INFER_PRECISION = 'hsbinet_ext_infer_precision'
+PASS_PER_CHANNEL_SCALE = 'hsbinet_per_channel_scale'
 
 
 def _insert_into_flow(flow_name: str, opt_name: str, before: str | None = None) -> None:
@@ -106,7 +107,11 @@ def register_extensions(backends=BACKENDS) -> None:
         register_pass(PASS_GATE_CONSTANTS, passes.ChannelGateRemoveConstants)
     if PASS_INFER_PRECISION not in available:
         register_pass(PASS_INFER_PRECISION, passes.HsbinetExtInferPrecision)
+    if PASS_PER_CHANNEL_SCALE not in available:
+        register_pass(PASS_PER_CHANNEL_SCALE, passes.PerChannelScale)
     _insert_into_flow('parse_qonnx', PASS_GATE_CONSTANTS)
+    _insert_into_flow('parse_qonnx', PASS_PER_CHANNEL_SCALE)
+    _insert_into_flow('convert', PASS_PER_CHANNEL_SCALE, before='fuse_consecutive_batch_normalization')
     _insert_into_flow('convert', PASS_INFER_PRECISION, before='infer_precision_types')
 
     for backend_name in backends:

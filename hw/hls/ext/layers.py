@@ -84,7 +84,8 @@ class ChannelGate(Layer):
         C*C, row-major ``W[o, c]`` at ``o * C + c``;
       - ``gate_k``: C++ array ``cg_k<index>`` of ``ap_int<b>`` (b the smallest width holding K),
         length C.
-    Frame buffer: ``height * width * n_chan`` bits (1 bit per +-1 value).
+    Frame buffer: ``block_rows * width * n_chan`` bits (1 bit per +-1 value), twice (ping-pong);
+    ``block_rows`` = ``height`` (one gate per frame) or, H8, a divisor of it (one gate per block).
     Output precision: the user's ``result`` precision if set by name/type, else ap_fixed<f+1, 1>
     (exact: |Y| <= 1 - 2^-f).
     """
@@ -94,6 +95,7 @@ class ChannelGate(Layer):
         Attribute('width'),
         Attribute('n_chan'),
         Attribute('gate_frac_bits'),
+        Attribute('block_rows'),
         WeightAttribute('gate_w'),
         WeightAttribute('gate_k'),
     ]
@@ -114,8 +116,10 @@ class ChannelGate(Layer):
         # integer internals of the gate computation (see nnet_hsbinet_ext_stream.h)
         max_down_shift = clog2(c) + 2
         self.set_attr('max_down_shift', max_down_shift)
-        self.set_attr('frame_bits', h * w * c)
-        self.set_attr('cg_count_t', NamedType('cg_count{index}_t', IntegerPrecisionType(clog2(h * w + 1) + 1, True),
+        L = int(self.get_attr('block_rows') or h)
+        self.set_attr('block_rows', L)
+        self.set_attr('frame_bits', L * w * c)
+        self.set_attr('cg_count_t', NamedType('cg_count{index}_t', IntegerPrecisionType(clog2(L * w + 1) + 1, True),
                                               index=self.index))
         self.set_attr('cg_wide_t', NamedType('cg_wide{index}_t',
                                              IntegerPrecisionType(clog2(c + 1) + f + max_down_shift + 2, True),
@@ -126,5 +130,5 @@ class ChannelGate(Layer):
         self.add_output_variable([h, w, c], precision=explicit if explicit is not None else gate_result_precision(f))
 
     def frame_buffer_bits(self) -> int:
-        """Bits of the frame buffer: height * width * n_chan (1 bit per +-1 value)."""
+        """Bits of one half of the ping-pong buffer: block_rows * width * n_chan (1 bit per +-1 value)."""
         return int(self.get_attr('frame_bits'))

@@ -153,8 +153,10 @@ BilinearInRows:
 //   z_o = 2^K[o] * sum_c W[o,c] * s_c
 //   g_o = clip(round_half_even((z_o/4 + 1/2) * 2^f), 0, 2^f - 1) / 2^f
 //   Y[h,w,c] = X[h,w,c] * g_c
-// The frame is stored at 1 bit per value (frame_bits = height * width * n_chan); the per-channel
-// counts are accumulated while the frame streams in; the gate is integer arithmetic only.
+// With block_rows < height (H8) the sums, gate and products are per block of block_rows rows.
+// The frame (block) is stored at 1 bit per value (frame_bits = block_rows * width * n_chan, twice:
+// a ping-pong buffer, see channel_gate below); the per-channel counts are accumulated while it
+// streams in; the gate is integer arithmetic only.
 // Weights: W as ap_uint<1> (1 means +1, 0 means -1), row-major W[o * n_chan + c]; K as a signed
 // integer per output channel.
 // ---------------------------------------------------------------------------------------------
@@ -164,75 +166,51 @@ struct channel_gate_config {
     static const unsigned width = 1;
     static const unsigned n_chan = 1;
     static const unsigned gate_frac_bits = 8; // f
+    static const unsigned block_rows = 1;     // rows per gate (height: one gate per frame; H8: a divisor)
     static const bool xnor_input = false;     // true: input value 1 means +1, 0 means -1 (hls4ml XNOR)
     static const unsigned max_down_shift = 2; // clamp of the right shift (>= clog2(n_chan) + 2)
-    static const unsigned frame_bits = 1;     // height * width * n_chan
+    static const unsigned frame_bits = 1;     // block_rows * width * n_chan (one half of the ping-pong buffer)
     typedef ap_int<2> count_t;                // per-channel sum of +-1 over the frame
     typedef ap_int<16> wide_t;                // gate numerator before rounding
     typedef ap_uint<1> weight_t;              // W
     typedef ap_int<4> exponent_t;             // K
 };
 
-template <class data_T, class res_T, typename CONFIG_T>
-void channel_gate(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                  const typename CONFIG_T::weight_t gate_w[CONFIG_T::n_chan * CONFIG_T::n_chan],
-                  const typename CONFIG_T::exponent_t gate_k[CONFIG_T::n_chan]) {
-    typedef typename res_T::value_type out_t;
-    typedef typename CONFIG_T::count_t count_t;
-    typedef typename CONFIG_T::wide_t wide_t;
+// One input word of the gate binarised (bit 1 means +1) and counted into the per-channel sums.
+template <class data_T, typename CONFIG_T>
+inline ap_uint<data_T::size> channel_gate_bits(const data_T &in_data, unsigned word,
+                                               typename CONFIG_T::count_t count[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE
+    ap_uint<data_T::size> bits;
+    for (unsigned k = 0; k < data_T::size; k++) {
+        #pragma HLS UNROLL
+        bool plus;
+        if (CONFIG_T::xnor_input) {
+            plus = (in_data[k] != 0);
+        } else {
+            plus = !(in_data[k] < 0); // sign(0) = +1
+        }
+        bits[k] = plus;
+        const unsigned c = word * data_T::size + k;
+        if (plus)
+            count[c] = count[c] + 1;
+        else
+            count[c] = count[c] - 1;
+    }
+    return bits;
+}
 
+// The gate per output channel from the per-channel sums: integer arithmetic only.
+template <typename CONFIG_T>
+void channel_gate_compute(const typename CONFIG_T::count_t count[CONFIG_T::n_chan],
+                          ap_uint<CONFIG_T::gate_frac_bits> gate[CONFIG_T::n_chan],
+                          const typename CONFIG_T::weight_t gate_w[CONFIG_T::n_chan * CONFIG_T::n_chan],
+                          const typename CONFIG_T::exponent_t gate_k[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE
+    typedef typename CONFIG_T::wide_t wide_t;
     static const unsigned C = CONFIG_T::n_chan;
-    static const unsigned NPIX = CONFIG_T::height * CONFIG_T::width;
-    static const unsigned IN_SIZE = data_T::size;
-    static const unsigned IN_WORDS = C / IN_SIZE;
-    static const unsigned OUT_WORDS = C / res_T::size;
     static const unsigned F = CONFIG_T::gate_frac_bits;
     static const int GATE_MAX = (1 << F) - 1;
-
-    static_assert(C % IN_SIZE == 0, "channel_gate: n_chan must be a multiple of the input pack size");
-    static_assert(C % res_T::size == 0, "channel_gate: n_chan must be a multiple of the output pack size");
-    static_assert(CONFIG_T::frame_bits == NPIX * C, "channel_gate: frame_bits");
-
-    // Frame buffer, 1 bit per value (bit 1 means +1), one entry per input stream word:
-    // frame_bits = height * width * n_chan bits (BRAM). Static: large frames stay off the C-sim
-    // stack; every entry is written before it is read in each call.
-    static ap_uint<IN_SIZE> frame[NPIX * IN_WORDS];
-    count_t count[C];
-    #pragma HLS ARRAY_PARTITION variable = count complete
-    ap_uint<F> gate[C];
-    #pragma HLS ARRAY_PARTITION variable = gate complete
-
-GateCountInit:
-    for (unsigned c = 0; c < C; c++) {
-        #pragma HLS UNROLL
-        count[c] = 0;
-    }
-
-    // 1) Store the frame and count per channel.
-GateReadFrame:
-    for (unsigned i = 0; i < NPIX * IN_WORDS; i++) {
-        #pragma HLS PIPELINE II = 1
-        data_T in_data = data.read();
-        ap_uint<IN_SIZE> bits;
-        for (unsigned k = 0; k < IN_SIZE; k++) {
-            #pragma HLS UNROLL
-            bool plus;
-            if (CONFIG_T::xnor_input) {
-                plus = (in_data[k] != 0);
-            } else {
-                plus = !(in_data[k] < 0); // sign(0) = +1
-            }
-            bits[k] = plus;
-            const unsigned c = (i % IN_WORDS) * IN_SIZE + k;
-            if (plus)
-                count[c] = count[c] + 1;
-            else
-                count[c] = count[c] - 1;
-        }
-        frame[i] = bits;
-    }
-
-    // 2) Gate per output channel: integer arithmetic only.
 GateCompute:
     for (unsigned o = 0; o < C; o++) {
         #pragma HLS PIPELINE II = 1
@@ -271,26 +249,147 @@ GateCompute:
             t = GATE_MAX;
         gate[o] = t;
     }
+}
 
-    // 3) Stream the frame out, multiplied by the gate of its channel.
+// Output word `wd` of a stored pixel (its IN_WORDS words of bits at `px`), gated.
+template <class data_T, class res_T, typename CONFIG_T>
+inline res_T channel_gate_word_out(const ap_uint<data_T::size> *px, unsigned wd,
+                                   const ap_uint<CONFIG_T::gate_frac_bits> gate[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE
+    typedef typename res_T::value_type out_t;
+    static const unsigned F = CONFIG_T::gate_frac_bits;
+    res_T out_data;
+    PRAGMA_DATA_PACK(out_data)
+    for (unsigned k = 0; k < res_T::size; k++) {
+        #pragma HLS UNROLL
+        const unsigned c = wd * res_T::size + k;
+        const bool plus = px[c / data_T::size][c % data_T::size];
+        ap_ufixed<F, 0> g;
+        g.range(F - 1, 0) = gate[c];
+        const ap_fixed<F + 1, 1> pos = g;
+        const ap_fixed<F + 1, 1> neg = -pos; // -g >= -(1 - 2^-f): no overflow
+        out_data[k] = plus ? (out_t)pos : (out_t)neg;
+    }
+    return out_data;
+}
+
+// Frame mode, process 1: store the frame (1 bit per value) and compute the gate.
+template <class data_T, class res_T, typename CONFIG_T>
+void channel_gate_store(hls::stream<data_T> &data,
+                        ap_uint<data_T::size> frame[CONFIG_T::height * CONFIG_T::width * (CONFIG_T::n_chan / data_T::size)],
+                        ap_uint<CONFIG_T::gate_frac_bits> gate[CONFIG_T::n_chan],
+                        const typename CONFIG_T::weight_t gate_w[CONFIG_T::n_chan * CONFIG_T::n_chan],
+                        const typename CONFIG_T::exponent_t gate_k[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE off
+    static const unsigned C = CONFIG_T::n_chan;
+    static const unsigned IN_WORDS = C / data_T::size;
+    typename CONFIG_T::count_t count[C];
+    #pragma HLS ARRAY_PARTITION variable = count complete
+GateCountInit:
+    for (unsigned c = 0; c < C; c++) {
+        #pragma HLS UNROLL
+        count[c] = 0;
+    }
+GateReadFrame:
+    for (unsigned i = 0; i < CONFIG_T::height * CONFIG_T::width * IN_WORDS; i++) {
+        #pragma HLS PIPELINE II = 1
+        frame[i] = channel_gate_bits<data_T, CONFIG_T>(data.read(), i % IN_WORDS, count);
+    }
+    channel_gate_compute<CONFIG_T>(count, gate, gate_w, gate_k);
+}
+
+// Frame mode, process 2: stream the stored frame out, multiplied by the gate of its channel.
+template <class data_T, class res_T, typename CONFIG_T>
+void channel_gate_replay(const ap_uint<data_T::size> frame[CONFIG_T::height * CONFIG_T::width * (CONFIG_T::n_chan / data_T::size)],
+                         const ap_uint<CONFIG_T::gate_frac_bits> gate[CONFIG_T::n_chan], hls::stream<res_T> &res) {
+    #pragma HLS INLINE off
+    static const unsigned IN_WORDS = CONFIG_T::n_chan / data_T::size;
+    static const unsigned OUT_WORDS = CONFIG_T::n_chan / res_T::size;
 GateWriteFrame:
-    for (unsigned p = 0; p < NPIX; p++) {
+    for (unsigned p = 0; p < CONFIG_T::height * CONFIG_T::width; p++) {
         for (unsigned wd = 0; wd < OUT_WORDS; wd++) {
             #pragma HLS PIPELINE II = 1
-            res_T out_data;
-            PRAGMA_DATA_PACK(out_data)
-            for (unsigned k = 0; k < res_T::size; k++) {
-                #pragma HLS UNROLL
-                const unsigned c = wd * res_T::size + k;
-                const bool plus = frame[p * IN_WORDS + c / IN_SIZE][c % IN_SIZE];
-                ap_ufixed<F, 0> g;
-                g.range(F - 1, 0) = gate[c];
-                const ap_fixed<F + 1, 1> pos = g;
-                const ap_fixed<F + 1, 1> neg = -pos; // -g >= -(1 - 2^-f): no overflow
-                out_data[k] = plus ? (out_t)pos : (out_t)neg;
-            }
-            res.write(out_data);
+            res.write(channel_gate_word_out<data_T, res_T, CONFIG_T>(&frame[p * IN_WORDS], wd, gate));
         }
+    }
+}
+
+// Block mode (H8, block_rows < height): one gate per block of block_rows rows. A single pipelined
+// loop reads block b into one half of a ping-pong buffer while it writes block b - 1, gated, from
+// the other: the output lags the input by one block, and the last block is written after the
+// frame's last pixel (one call = one frame in, the same frame out). Buffer: 2 x frame_bits bits.
+template <class data_T, class res_T, typename CONFIG_T>
+void channel_gate_blocks(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                         const typename CONFIG_T::weight_t gate_w[CONFIG_T::n_chan * CONFIG_T::n_chan],
+                         const typename CONFIG_T::exponent_t gate_k[CONFIG_T::n_chan]) {
+    static const unsigned C = CONFIG_T::n_chan;
+    static const unsigned IN_WORDS = C / data_T::size;
+    static const unsigned OUT_WORDS = C / res_T::size;
+    static const unsigned BPIX = CONFIG_T::block_rows * CONFIG_T::width;
+    static const unsigned NBLK = CONFIG_T::height / CONFIG_T::block_rows;
+    static const unsigned STEP_WORDS = IN_WORDS > OUT_WORDS ? IN_WORDS : OUT_WORDS;
+    // Static: large blocks stay off the C-simulation's stack; every entry is written before it is
+    // read in each call.
+    static ap_uint<data_T::size> buf[2][BPIX * IN_WORDS];
+    ap_uint<CONFIG_T::gate_frac_bits> gate[2][C];
+    #pragma HLS ARRAY_PARTITION variable = gate complete dim = 0
+    typename CONFIG_T::count_t count[C];
+    #pragma HLS ARRAY_PARTITION variable = count complete
+GateBlocks:
+    for (unsigned b = 0; b <= NBLK; b++) {
+        for (unsigned c = 0; c < C; c++) {
+            #pragma HLS UNROLL
+            count[c] = 0;
+        }
+    GateBlockPixels:
+        for (unsigned i = 0; i < BPIX * STEP_WORDS; i++) {
+            #pragma HLS PIPELINE II = 1
+            const unsigned p = i / STEP_WORDS, wd = i % STEP_WORDS;
+            if (b < NBLK && wd < IN_WORDS)
+                buf[b % 2][p * IN_WORDS + wd] = channel_gate_bits<data_T, CONFIG_T>(data.read(), wd, count);
+            if (b > 0 && wd < OUT_WORDS)
+                res.write(channel_gate_word_out<data_T, res_T, CONFIG_T>(&buf[(b - 1) % 2][p * IN_WORDS], wd,
+                                                                        gate[(b - 1) % 2]));
+        }
+        if (b < NBLK)
+            channel_gate_compute<CONFIG_T>(count, gate[b % 2], gate_w, gate_k);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void channel_gate_frame(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                        const typename CONFIG_T::weight_t gate_w[CONFIG_T::n_chan * CONFIG_T::n_chan],
+                        const typename CONFIG_T::exponent_t gate_k[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE off
+    #pragma HLS DATAFLOW
+    // Arrays between two dataflow processes are ping-pong (PIPO) channels by default. Every entry is
+    // written before it is read in each call.
+    ap_uint<data_T::size> frame[CONFIG_T::height * CONFIG_T::width * (CONFIG_T::n_chan / data_T::size)];
+    ap_uint<CONFIG_T::gate_frac_bits> gate[CONFIG_T::n_chan];
+    #pragma HLS ARRAY_PARTITION variable = gate complete
+    channel_gate_store<data_T, res_T, CONFIG_T>(data, frame, gate, gate_w, gate_k);
+    channel_gate_replay<data_T, res_T, CONFIG_T>(frame, gate, res);
+}
+
+// The layer. Frame mode: the two processes in a dataflow region of their own; the frame buffer
+// and the gate are the channels between them, which Vitis HLS double-buffers (ping-pong, PIPO),
+// so the store of frame n+1 runs while frame n is replayed at its consumer's pace: the layer
+// buffers 2 x frame_bits bits and needs no deep FIFO behind it. One call handles one frame, store
+// then replay, so a C-simulation (sequential) computes exactly what the hardware computes.
+template <class data_T, class res_T, typename CONFIG_T>
+void channel_gate(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                  const typename CONFIG_T::weight_t gate_w[CONFIG_T::n_chan * CONFIG_T::n_chan],
+                  const typename CONFIG_T::exponent_t gate_k[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE off
+    static_assert(CONFIG_T::n_chan % data_T::size == 0, "channel_gate: n_chan must be a multiple of the input pack size");
+    static_assert(CONFIG_T::n_chan % res_T::size == 0, "channel_gate: n_chan must be a multiple of the output pack size");
+    static_assert(CONFIG_T::height % CONFIG_T::block_rows == 0, "channel_gate: block_rows must divide height");
+    static_assert(CONFIG_T::frame_bits == CONFIG_T::block_rows * CONFIG_T::width * CONFIG_T::n_chan,
+                  "channel_gate: frame_bits");
+    if (CONFIG_T::block_rows < CONFIG_T::height) {
+        channel_gate_blocks<data_T, res_T, CONFIG_T>(data, res, gate_w, gate_k);
+    } else {
+        channel_gate_frame<data_T, res_T, CONFIG_T>(data, res, gate_w, gate_k);
     }
 }
 

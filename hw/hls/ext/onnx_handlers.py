@@ -95,6 +95,11 @@ def parse_channel_gate(node, input_names, input_shapes, graph):
         raise HlsExtensionError(f'ChannelGate {name}: attribute gate_frac_bits must be an integer in [1, 30]; '
                                 f'found {f!r}')
     f = int(f)
+    block = get_onnx_attribute(node, 'block_rows', 0)
+    if int(block) != block or int(block) < 0 or (int(block) and h % int(block)):
+        raise HlsExtensionError(f'ChannelGate {name}: attribute block_rows must be 0 (the frame) or a divisor of the '
+                                f'frame height {h}; found {block!r}')
+    block = int(block) or h
 
     wt = _initializer(graph, node, 1, 'W')
     if wt.shape != (c, c):
@@ -125,6 +130,7 @@ def parse_channel_gate(node, input_names, input_shapes, graph):
         'width': w,
         'n_chan': c,
         'gate_frac_bits': f,
+        'block_rows': block,
         'gate_w_data': np.asarray(wt, dtype=np.int64),
         'gate_k_data': k_int,
     }

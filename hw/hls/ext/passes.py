@@ -6,13 +6,24 @@
   that hls4ml never gives these layers the model default): once the input precision is known,
   sets BilinearResize's exact result / accumulator / weight types, and checks io_stream and the
   input precision of both layers.
+- ``hsbinet_per_channel_scale`` (flow ``parse_qonnx``, last): hls4ml turns every Quant with a
+  non-unit scale into ApplyAlpha layers whose scale and bias are the scalar broadcast to the
+  whole tensor (``QuantToAlphaMultiplyAdd``: ``np.broadcast_to(scale, inshape)``, n_filt = -1), and
+  keeps such arrays when it fuses them into a BatchNormalization. The kernel then indexes one
+  scale per pixel and channel, completely partitioned: a register file the size of the frame per
+  layer (1 M entries each at 128 x 128 x 64, 36 M at a 544 x 1,032 swath tile), hundreds of MB
+  of weight text, and a conversion that takes minutes. When the values are the same at every
+  pixel (always, for a per-tensor or per-channel Quant scale) this keeps one value per channel
+  (n_filt = C: the kernel indexes ``j % n_filt``), the same arithmetic; other layers are left
+  as they are.
 """
 
 from __future__ import annotations
 
 import warnings
 
-from hls4ml.model.layers import Constant
+import numpy as np
+from hls4ml.model.layers import BatchNormalization, Constant
 from hls4ml.model.optimizer import OptimizerPass
 from hls4ml.model.types import NamedType, UnspecifiedPrecisionType, XnorPrecisionType
 
@@ -97,3 +108,48 @@ def set_bilinear_types(node) -> None:
         warnings.warn(f'BilinearResize {node.name}: the configured result precision {out_type.precision} does not '
                       f'hold the exact output {exact} of input {in_p}: the output is rounded/wrapped by that type',
                       UserWarning, stacklevel=2)
+
+
+class PerChannelScale(OptimizerPass):
+    """Frame-sized BatchNormalization/ApplyAlpha scale and bias arrays -> one value per channel
+    (module docstring, ``hsbinet_per_channel_scale``)."""
+
+    @staticmethod
+    def _per_channel(node):
+        shape = list(node.get_input_variable().shape)
+        if len(shape) != 3:
+            return None
+        c = int(shape[-1])
+        out = {}
+        for name in ('scale', 'bias'):
+            w = node.weights.get(name)
+            if w is None:
+                return None
+            data = np.asarray(w.data_unquantized if getattr(w, 'data_unquantized', None) is not None else w.data)
+            if data.size == c:
+                out[name] = None  # already per channel
+                continue
+            if data.size != int(np.prod(shape)):
+                return None
+            rows = data.reshape(-1, c)
+            if not np.all(rows == rows[0]):
+                return None  # a real per-pixel scale: leave it
+            out[name] = np.array(rows[0])
+        return c, out
+
+    def match(self, node):
+        if not isinstance(node, BatchNormalization):
+            return False
+        got = self._per_channel(node)
+        return got is not None and (node.get_attr('n_filt', -1) != got[0] or any(v is not None for v in got[1].values()))
+
+    def transform(self, model, node):
+        c, data = self._per_channel(node)
+        node.set_attr('n_filt', c)
+        for name, quantizer in (('scale', 'scale_quantizer'), ('bias', 'bias_quantizer')):
+            if data[name] is None:
+                continue
+            w = node.weights[name]
+            node.add_weights_variable(name=name, var_name=f'{name[0]}{{index}}', data=data[name],
+                                      quantizer=node.get_attr(quantizer), precision=w.type.precision)
+        return False  # the graph is unchanged

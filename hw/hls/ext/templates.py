@@ -32,9 +32,10 @@ gate_config_template = """struct config{index} : nnet::channel_gate_config {{
     static const unsigned width = {width};
     static const unsigned n_chan = {n_chan};
     static const unsigned gate_frac_bits = {gate_frac_bits};
+    static const unsigned block_rows = {block_rows}; // rows per gate (height: one gate per frame)
     static const bool xnor_input = {xnor_input};
     static const unsigned max_down_shift = {max_down_shift};
-    static const unsigned frame_bits = {frame_bits}; // frame buffer: height * width * n_chan bits
+    static const unsigned frame_bits = {frame_bits}; // one half of the ping-pong buffer: block_rows * width * n_chan bits
     typedef {count_t} count_t;
     typedef {wide_t} wide_t;
     typedef {weight_t} weight_t;

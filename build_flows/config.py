@@ -175,6 +175,8 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
          f'data.val_fraction + data.test_fraction below 1 (val_fraction {d.val_fraction})', d.test_fraction)
     need(cfg.model.hidden >= 1 and cfg.model.blocks >= 0, 'model.hidden/blocks', 'hidden >= 1, blocks >= 0',
          (cfg.model.hidden, cfg.model.blocks))
+    need(cfg.model.attention_rows >= 0, 'model.attention_rows', '0 (the frame) or a row count >= 1',
+         cfg.model.attention_rows)
     need(h.clock_mhz > 0, 'hw.clock_mhz', 'a clock in MHz > 0', h.clock_mhz)
     need(h.backend in ('Vitis', 'Vivado'), 'hw.backend', "'Vitis' or 'Vivado'", h.backend)
     need(h.patches >= 1, 'hw.patches', 'an integer >= 1', h.patches)

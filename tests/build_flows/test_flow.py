@@ -122,7 +122,10 @@ def test_unknown_config_key_is_an_error(tmp_path):
                                        ('data:\n  patch: 30\n', 'data.patch'),
                                        ('model:\n  io_bits: [16]\n', 'model.io_bits'),
                                        ('hw:\n  part: XYZ\n', '--part'),
-                                       ('train:\n  epochs: 0\n', 'train.epochs')])
+                                       ('train:\n  epochs: 0\n', 'train.epochs'),
+                                       ('hw:\n  frame: [30, 64]\n', 'hw.frame'),
+                                       ('hw:\n  line_rate_hz: 1000\n', 'hw.line_rate_hz'),
+                                       ('model:\n  attention_rows: -2\n', 'model.attention_rows')])
 def test_wrong_config_types_and_ranges_are_one_paragraph(tmp_path, text, key):
     cfg = tmp_path / 'c.yaml'
     cfg.write_text(text)

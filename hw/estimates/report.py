@@ -117,6 +117,10 @@ def build_report(build_dir: str | Path, part: str = DEFAULT_PART, clock_mhz: flo
         'performance': best['performance'], 'total': best['total'],
         'utilization_pct': best['utilization_pct'][main_part.key], 'source': 'analytical',
         'status': 'hypothesis: not lowered, generated or C-simulated'}
+    if best is not None and report['parts'][main_part.key]['fits'] and \
+            est['performance']['mpixel_per_s'] >= best['performance']['mpixel_per_s'] * (1 - 1e-9):
+        # the sweep finds nothing faster that fits: the lowered design is the answer, not a hypothesis
+        report['fastest_fit']['status'] = 'the lowered design: the sweep finds no faster folding that fits'
     report['folding'] = design.get('folding')
     report['swath'] = None if not swath_width else {
         **plan_swath(design, est['performance']['frames_per_s'], swath_width, line_rate_hz), 'source': 'analytical'}
@@ -160,7 +164,9 @@ def format_report(r: dict) -> str:
         lines.append(f'  {k:<10}{u["lut"]:>9.1f}{u["ff"]:>9.1f}{u["bram36"]:>9.1f}{u["dsp"]:>9.1f}  '
                      f'{"yes" if f["fits"] else "NO (" + f["limiting"] + ")"}')
     b = r.get('fastest_fit')
-    if b:
+    if b and b['status'].startswith('the lowered design'):
+        lines.append(f'  fastest folding that fits {b["part"]}: {b["status"]} (analytical sweep; hsbinet explore)')
+    elif b:
         u = b['utilization_pct']
         lines.append(f'  hypothesis (not lowered): fastest folding that fits {b["part"]}: {b["target_cycles_per_px"]} cycles/px '
                      f'(reuse up to {max(b["reuse"].values())}): {b["performance"]["mpixel_per_s"]:.3f} Mpixel/s, '
@@ -214,7 +220,9 @@ def _markdown(r: dict) -> str:
                  for x in ('lut', 'ff', 'bram36', 'dsp')]
         md.append(f'| {k} ({f["vendor_part"]}) | ' + ' | '.join(cells) + f' | {"yes" if f["fits"] else "**no**"} |')
     b = r.get('fastest_fit')
-    if b:
+    if b and b['status'].startswith('the lowered design'):
+        md += ['', f'Fastest folding that fits {b["part"]}: {b["status"]} (analytical sweep).']
+    elif b:
         md += ['', f'Hypothesis (not lowered, generated or C-simulated): fastest folding that fits {b["part"]} (analytical): {b["target_cycles_per_px"]} cycles per PAN pixel, '
                f'{b["performance"]["mpixel_per_s"]:.3f} Mpixel/s, LUT {b["utilization_pct"]["lut"]:.1f} %, BRAM '
                f'{b["utilization_pct"]["bram36"]:.1f} %, DSP {b["utilization_pct"]["dsp"]:.1f} %; reuse factors: '

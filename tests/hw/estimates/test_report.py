@@ -171,3 +171,15 @@ def test_finn_cross_check(build, tmp_path):
     for c in rows:
         assert c['finn_cycles'] > 0 and c['analytical_cycles'] > 0 and c['finn_lut'] is not None
     assert 'Cross-check against FINN' in (b / 'report.md').read_text()
+
+
+def test_a_lowered_design_that_is_the_fastest_fit_is_not_called_a_hypothesis(small_lowered, tmp_path):
+    """Reuse 1 everywhere is as fast as it gets; when it fits, the sweep's answer is the design itself."""
+    lines = []
+    r = build_report(small_lowered, part='XQRKU060', out_dir=tmp_path, log=lines.append)
+    assert r['parts']['XQRKU060']['fits']
+    assert r['fastest_fit']['status'].startswith('the lowered design')
+    assert 'hypothesis' not in lines[0] and 'fits XQRKU060: the lowered design' in lines[0]
+    slow = build_report(small_lowered, part='XC7Z020', out_dir=tmp_path / 'z', log=lambda s: None)
+    if slow['fastest_fit'] is not None and not slow['parts']['XC7Z020']['fits']:
+        assert slow['fastest_fit']['status'].startswith('hypothesis')

@@ -2,7 +2,7 @@
 
 The shipped swath design is lowered for 544 x 784 PAN pixels (column tiles of a 6,000-column
 swath, hw/estimates/swath.py); its C-simulation at that size takes minutes, so CI runs *the same
-folded design*, i.e. the same model configuration (191 bands, C = 64, 2 blocks, H8 attention per
+folded design*, i.e. the same model configuration (191 bands, C = 32, 2 blocks, H8 attention per
 16-line block), the same per-layer reuse factors and DSP binding (configs/prisma_swath_folding.json,
 the lower step's plan for the swath frame), the same derived types and kernels, at a frame of
 32 x 64 PAN pixels (two attention blocks), and checks it bit for bit against PyTorch; the token

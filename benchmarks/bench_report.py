@@ -43,7 +43,7 @@ import torch
 from build_flows.steps import design_of
 from hw.estimates.folding import plan_folding
 from hw.estimates.report import build_report
-from hw.estimates.swath import required_mpx, swath_text
+from hw.estimates.swath import folding_target, swath_text
 from hw.parts import DEFAULT_CLOCK_MHZ, PARTS
 from quant_models.hsbinet import HSBiNetConfig, build_model
 
@@ -122,14 +122,8 @@ def main() -> None:
             torch.manual_seed(0)
             model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=a.blocks, profile='hardware',
                                               attention_rows=a.attention_rows)).eval()
-
-            def target(x: dict) -> float | None:
-                if a.target_mpx is None and a.line_rate:
-                    return required_mpx(x, a.swath_width, a.line_rate)
-                return a.target_mpx
-
-            design = design_of(model, (fh, fw), folding=lambda x: plan_folding(x, a.part, a.clock, target(x), a.multipliers),
-                               out_dir=d)
+            design = design_of(model, (fh, fw), out_dir=d, folding=lambda x: plan_folding(
+                x, a.part, a.clock, folding_target(x, a.target_mpx, a.swath_width, a.line_rate), a.multipliers))
             t_lower = time.time() - t
             t = time.time()
             rep = build_report(d, part=a.part, clock_mhz=a.clock, log=quiet, swath_width=a.swath_width,

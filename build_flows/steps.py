@@ -181,16 +181,13 @@ def step_verify_qonnx(b: Build) -> dict:
 def step_lower(b: Build) -> dict:
     """hw/final.onnx -> hw/hls4ml_prj + precisions.json + design.json (hls4ml io_stream)."""
     from hw.estimates.folding import folding_from_file, plan_folding, replan_fifos, unfolded
+    from hw.estimates.swath import folding_target
     from hw.hls.lower import lower_project
     h = b.cfg.hw
     final = Path(b.options.get('onnx') or b.dir('hw') / 'final.onnx')
-    def target(d: dict) -> float | None:  # a swath's line rate, when no throughput is given, sets it
-        if h.target_mpx is None and h.line_rate_hz:
-            from hw.estimates.swath import required_mpx
-            return required_mpx(d, h.swath_width, h.line_rate_hz)
-        return h.target_mpx
-
-    policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz, target(d), h.multipliers),
+    policies = {'fit': lambda d: plan_folding(d, h.part, h.clock_mhz,
+                                              folding_target(d, h.target_mpx, h.swath_width, h.line_rate_hz),
+                                              h.multipliers),
                 'none': lambda d: unfolded(d, h.clock_mhz, h.multipliers)}
     folding = policies.get(h.folding, lambda d: folding_from_file(d, h.folding, h.clock_mhz))
     d = lower_project(final, b.dir('hw'), backend=h.backend, folding=folding, replan=replan_fifos,

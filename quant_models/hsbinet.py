@@ -256,6 +256,9 @@ class Decoder(nn.Module):
         C, B = cfg.hidden, cfg.bands
         self.binary_attention = cfg.has('H5')
         self.attention_rows = int(cfg.attention_rows)
+        # True only while hw.export traces the model: the graph keeps the frame pool and the fusion
+        # into ChannelGate gives it its block from the model config carried in the graph
+        self.export_frame_pool = False
         self.conv = ConvBN(cfg, C, C, 3)
         self.pool = nn.AdaptiveAvgPool2d(1)
         if self.binary_attention:
@@ -285,9 +288,7 @@ class Decoder(nn.Module):
         """b (N, C, H, W) times its gate: one per frame, or (H8) one per block of L rows."""
         L = self.attention_rows
         N, C, H, W = b.shape
-        if not L or L == H or getattr(self, 'export_frame_pool', False):
-            # export_frame_pool: set by hw.export while tracing (the graph keeps the frame pool;
-            # the fusion into ChannelGate gives it its block from the model config)
+        if not L or L == H or self.export_frame_pool:
             return b * self.gate(self.att(self.pool(b)))
         if H % L:
             raise HsbinetError('The attention block does not divide the frame', key='model.attention_rows',

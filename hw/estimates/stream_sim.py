@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.estimates.analytical import CONV_CLASSES, estimate
+from hw.estimates.analytical import CONV_CLASSES, estimate, gate_block_rows
 from quant_models.common import HsbinetError
 
 SOURCE = 'token simulation'
@@ -162,8 +162,7 @@ def _channel_gate_blocks(layer: dict) -> tuple[list[int], list[int], list[int]]:
 
 
 def _gate_in_blocks(layer: dict) -> bool:
-    a = layer['attrs']
-    return layer['class'] == 'ChannelGate' and int(a.get('block_rows') or a['height']) < int(a['height'])
+    return layer['class'] == 'ChannelGate' and gate_block_rows(layer) < int(layer['attrs']['height'])
 
 
 def _program(layer: dict, ii: int) -> tuple[list[int], list[int], list[int]]:

@@ -35,10 +35,9 @@ from quant_models.common import HsbinetError
 
 def halo_of(model_cfg: dict) -> int:
     """Halo (PAN pixels) of the model described by ``model_cfg`` (design.json's ``model``)."""
-    from quant_models.hsbinet import HSBiNetConfig, build_model
+    from quant_models.hsbinet import build_model
     from quant_models.infer import receptive_radius
-    cfg = HSBiNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in model_cfg.items()})
-    return int(receptive_radius(build_model(cfg))['halo'])
+    return int(receptive_radius(build_model(dict(model_cfg)))['halo'])
 
 
 def _axes(frame: tuple[int, int], width: int, halo: int, ratio: int) -> dict:
@@ -102,6 +101,14 @@ def required_mpx(design: dict, width: int, line_rate_hz: float, halo: int | None
     h = halo_of(model) if halo is None else int(halo)
     g = _axes((design['frame']['height'], design['frame']['width']), int(width), h, int(model['ratio']))
     return float(line_rate_hz) * int(width) * g['overlap'] / 1e6
+
+
+def folding_target(design: dict, target_mpx: float | None, width: int | None, line_rate_hz: float | None):
+    """The folding target (Mpixel/s) of a configuration: ``hw.target_mpx`` when given, else the rate
+    a swath's line rate needs (:func:`required_mpx`), else None (as fast as fits)."""
+    if target_mpx is None and line_rate_hz:
+        return required_mpx(design, width, line_rate_hz)
+    return target_mpx
 
 
 def swath_text(s: dict) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hw.hls.xnor_kernel import add_include
+from hw.hls.project_edit import add_include, structs
 from quant_models.common import HsbinetError
 
 HEADER = 'nnet_hsbinet_mult.h'
@@ -82,26 +82,26 @@ def bind_dsp_products(prj: str | Path, project: str, layers) -> list[str]:
     params_path = fw / 'parameters.h'
     params = params_path.read_text()
     top = (fw / f'{project}.cpp').read_text()
-    structs = []
+    edited = []
     for layer in layers:
         cfg = _config_of(top, layer)
-        head = re.search(r'^struct ' + re.escape(cfg) + r'_mult\b[^{]*\{', params, flags=re.M)
-        end = params.find('\n};', head.end()) if head else -1
-        body = params[head.end():end] if head and end > 0 else ''
+        found = [(start, end) for name, start, end in structs(params) if name == f'{cfg}_mult']
+        start, end = found[0] if found else (0, 0)
+        body = params[start:end]
         if body.count(_PRODUCT) != 1:
             raise HsbinetError('Cannot bind the layer\'s products to DSP48s', key=layer, file=str(params_path),
                                expected=f'one "{_PRODUCT}" in struct {cfg}_mult',
-                               found=f'{body.count(_PRODUCT)} (struct {"found" if head else "missing"})',
+                               found=f'{body.count(_PRODUCT)} (struct {"found" if found else "missing"})',
                                hint='only fixed-point (mult) layers can be bound; see hw/hls/dsp_binding.py')
-        params = params[:head.end()] + body.replace(_PRODUCT, _PRODUCT_DSP) + params[end:]
-        structs.append(f'{cfg}_mult')
+        params = params[:start] + body.replace(_PRODUCT, _PRODUCT_DSP) + params[end:]
+        edited.append(f'{cfg}_mult')
     params = add_include(params, HEADER, params_path)
     (fw / 'nnet_utils' / HEADER).write_text(HEADER_TEXT)
     params_path.write_text(params)
-    return structs
+    return edited
 
 
 def bound_layers(prj: str | Path, project: str) -> list[str]:
     """Config structs of the project whose products are bound to DSP48s (for checks and tests)."""
     params = (Path(prj) / 'firmware' / 'parameters.h').read_text()
-    return re.findall(r'^struct (\w+)\b[^{]*\{[^}]*?' + re.escape(_PRODUCT_DSP), params, flags=re.M)
+    return [name for name, start, end in structs(params) if _PRODUCT_DSP in params[start:end]]

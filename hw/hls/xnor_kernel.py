@@ -28,6 +28,7 @@ import re
 import shutil
 from pathlib import Path
 
+from hw.hls.project_edit import add_include, structs
 from quant_models.common import HsbinetError
 
 HEADER = 'nnet_hsbinet_xnor.h'
@@ -38,25 +39,6 @@ _HLS4ML_KERNEL = re.compile(r'using kernel = nnet::(DenseLatency|DenseResource_r
                             r'DenseResource_rf_gt_nin)<data_T, res_T, CONFIG_T>;')
 
 
-def add_include(params: str, header: str, path: str | Path) -> str:
-    """``params`` (a parameters.h text) including ``nnet_utils/<header>`` before hls4ml's own includes."""
-    line = f'#include "nnet_utils/{header}"'
-    if line in params:
-        return params
-    first = params.find('#include "nnet_utils/')
-    if first < 0:
-        raise HsbinetError('Unexpected parameters.h', file=str(path), expected='hls4ml nnet_utils includes', found='none')
-    return params[:first] + line + '\n' + params[first:]
-
-
-def _structs(params: str):
-    """(name, start, end) of every ``struct ... {`` ... ``};`` block of parameters.h."""
-    for head in re.finditer(r'^struct (\w+)\b[^{]*\{', params, flags=re.M):
-        end = params.find('\n};', head.end())
-        if end > 0:
-            yield head.group(1), head.end(), end
-
-
 def use_xnor_kernels(prj: str | Path) -> list[str]:
     """Name :data:`KERNEL` in every binary conv's dense config of the written project ``prj``;
     returns the edited struct names (none: the project has no binary layer and is left as it is)."""
@@ -64,7 +46,7 @@ def use_xnor_kernels(prj: str | Path) -> list[str]:
     params_path = fw / 'parameters.h'
     params = params_path.read_text()
     edited, pieces, last = [], [], 0
-    for name, start, end in _structs(params):
+    for name, start, end in structs(params):
         body = params[start:end]
         if _BINARY_PRODUCT not in body:
             continue
@@ -91,4 +73,4 @@ def use_xnor_kernels(prj: str | Path) -> list[str]:
 def xnor_layers(prj: str | Path) -> list[str]:
     """Config structs of the project that use :data:`KERNEL` (for checks and tests)."""
     params = (Path(prj) / 'firmware' / 'parameters.h').read_text()
-    return [name for name, start, end in _structs(params) if f'using kernel = {KERNEL}<' in params[start:end]]
+    return [name for name, start, end in structs(params) if f'using kernel = {KERNEL}<' in params[start:end]]

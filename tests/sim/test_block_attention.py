@@ -58,7 +58,7 @@ def block_build(tmp_path_factory):
 
 
 def test_block_pooling_is_not_frame_pooling_and_a_frame_sized_block_is():
-    block, frame = _model(L), None
+    block = _model(L)
     frame = _model(0, block.state_dict())
     whole = _model(H, block.state_dict())
     ms, pan = _inputs()
@@ -145,4 +145,6 @@ def test_swath_section_in_the_report(block_build, tmp_path, monkeypatch):
                      line_rate_hz=1.0)
     assert r['swath']['source'] == 'analytical' and r['swath']['meets_line_rate'] is True
     assert '## Swath' in (tmp_path / 'report.md').read_text()
-    assert json.loads((tmp_path / 'report.json').read_text())['swath']['tiles_per_strip'] >= 1
+    on_disk = json.loads((tmp_path / 'report.json').read_text())['swath']
+    # frame 16 x 32, halo 4: a 100-column swath takes ceil(100 / 24) = 5 tiles, 8 lines kept per strip
+    assert (on_disk['tiles_per_strip'], on_disk['centre_lines']) == (5, 8) == (r['swath']['tiles_per_strip'], 8)

@@ -137,14 +137,27 @@ class PerChannelScale(OptimizerPass):
             out[name] = np.array(rows[0])
         return c, out
 
+    @staticmethod
+    def _sizes(node):
+        """(C, sizes of scale and bias) of a BatchNormalization on an (H, W, C) tensor, else None."""
+        shape = list(node.get_input_variable().shape)
+        if len(shape) != 3 or any(node.weights.get(n) is None for n in ('scale', 'bias')):
+            return None
+        return int(shape[-1]), [int(node.weights[n].data_length) for n in ('scale', 'bias')]
+
     def match(self, node):
-        if not isinstance(node, BatchNormalization):
+        # sizes only: the pass runs on every node each time any pass changes the graph
+        if not isinstance(node, BatchNormalization) or node.get_attr('hsbinet_per_pixel_scale', False):
             return False
-        got = self._per_channel(node)
-        return got is not None and (node.get_attr('n_filt', -1) != got[0] or any(v is not None for v in got[1].values()))
+        got = self._sizes(node)
+        return got is not None and (node.get_attr('n_filt', -1) != got[0] or max(got[1]) > got[0])
 
     def transform(self, model, node):
-        c, data = self._per_channel(node)
+        got = self._per_channel(node)
+        if got is None:  # a real per-pixel scale (or an unexpected size): left as hls4ml made it
+            node.set_attr('hsbinet_per_pixel_scale', True)
+            return False
+        c, data = got
         node.set_attr('n_filt', c)
         for name, quantizer in (('scale', 'scale_quantizer'), ('bias', 'bias_quantizer')):
             if data[name] is None:

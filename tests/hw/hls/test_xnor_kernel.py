@@ -117,9 +117,10 @@ def test_a_flipped_weight_bit_changes_the_xnor_kernel_output(harness):
 
 
 def test_lowered_project_uses_the_xnor_kernel_in_every_binary_conv_only(small_lowered):
-    from hw.hls.xnor_kernel import _BINARY_PRODUCT, _structs
+    from hw.hls.project_edit import structs
+    from hw.hls.xnor_kernel import _BINARY_PRODUCT
     params = (Path(small_lowered) / 'hls4ml_prj' / 'firmware' / 'parameters.h').read_text()
-    binary = {name for name, a, b in _structs(params) if _BINARY_PRODUCT in params[a:b]}
+    binary = {name for name, a, b in structs(params) if _BINARY_PRODUCT in params[a:b]}
     assert binary and set(xnor_layers(Path(small_lowered) / 'hls4ml_prj')) == binary
     assert (Path(small_lowered) / 'hls4ml_prj' / 'firmware' / 'nnet_utils' / HEADER_PATH.name).is_file()
 
@@ -132,3 +133,13 @@ def test_a_binary_struct_without_a_known_kernel_line_stops_the_edit(small_lowere
     params.write_text(params.read_text().replace('nnet::DenseXnor<', 'nnet::SomethingElse<', 1))
     with pytest.raises(HsbinetError, match='XNOR-popcount'):
         use_xnor_kernels(prj)
+
+
+def test_no_scale_or_bias_array_of_the_lowered_project_is_frame_sized(small_lowered):
+    """hsbinet_per_channel_scale (hw/hls/ext/passes.py): hls4ml broadcasts each Quant's scale to the
+    whole tensor (18 arrays of 16 x 16 x 8 in this project without the pass); every BatchNormalization
+    / ApplyAlpha array is one value per channel, and its config indexes it per channel."""
+    fw = Path(small_lowered) / 'hls4ml_prj' / 'firmware'
+    shapes = {p.name: p.read_text().splitlines()[0] for p in sorted((fw / 'weights').glob('[sb]*.h'))}
+    assert shapes and all(line.count(',') == 0 for line in shapes.values()), shapes
+    assert 'n_filt = -1;' not in (fw / 'parameters.h').read_text()

@@ -84,7 +84,8 @@ def _config_defaults(path: str) -> dict:
     cfg = load_config(path)
     h, m = cfg.hw, cfg.model
     out = {'part': h.part, 'clock': h.clock_mhz, 'hidden': str(m.hidden), 'blocks': m.blocks,
-           'attention_rows': m.attention_rows, 'target_mpx': h.target_mpx, 'multipliers': h.multipliers,
+           'attention_rows': m.attention_rows,
+           'msfe_widths': ','.join(map(str, m.msfe_widths)) if m.msfe_widths else None, 'target_mpx': h.target_mpx, 'multipliers': h.multipliers,
            'swath_width': h.swath_width, 'line_rate': h.line_rate_hz}
     if h.frame:
         out['frames'] = f'{h.frame[0]}x{h.frame[1]}'
@@ -96,6 +97,9 @@ def main() -> None:
     p.add_argument('--config', default=None, help='take defaults from a build configuration (YAML)')
     p.add_argument('--blocks', type=int, default=2)
     p.add_argument('--attention-rows', type=int, default=0, help='model.attention_rows (H8); 0: the frame')
+    p.add_argument('--msfe-widths', default=None,
+                   help='model.msfe_widths (H9): channels of the 3x3,5x5,7x7 MSFE branches, e.g. 64,8,8; '
+                        'default C each')
     p.add_argument('--swath-width', type=int, default=None, help='hw.swath_width: PAN columns of a pushbroom swath')
     p.add_argument('--line-rate', type=float, default=None, help='hw.line_rate_hz: lines/s the swath needs')
     p.add_argument('--part', default='XQRKU060')
@@ -115,13 +119,15 @@ def main() -> None:
     out = Path(a.out or tempfile.mkdtemp(prefix='hsbinet_bench_report_'))
     quiet = lambda s: None  # noqa: E731
     rows = []
+    widths = tuple(int(x) for x in a.msfe_widths.split(',')) if a.msfe_widths else None
     for c in [int(x) for x in a.hidden.split(',')]:
         for (fh, fw) in _frames(a.frames):
             d = out / f'C{c}_{fh}x{fw}'
             t = time.time()
             torch.manual_seed(0)
             model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=a.blocks, profile='hardware',
-                                              attention_rows=a.attention_rows)).eval()
+                                              attention_rows=a.attention_rows,
+                                              msfe_widths=widths)).eval()
             design = design_of(model, (fh, fw), out_dir=d, folding=lambda x: plan_folding(
                 x, a.part, a.clock, folding_target(x, a.target_mpx, a.swath_width, a.line_rate), a.multipliers))
             t_lower = time.time() - t
@@ -149,7 +155,8 @@ def main() -> None:
         timing = {'C': first['C'], 'frame': first['frame'],
                   **_csim_time(folder, json.loads((folder / 'design.json').read_text()))}
     print(f'\nhardware-profile HS-BiNet, {a.bands} bands (core {rows[0]["core_bands"]}), {a.blocks} blocks'
-          f'{f", attention per {a.attention_rows}-line block (H8)" if a.attention_rows else ""}, lowered with '
+          f'{f", attention per {a.attention_rows}-line block (H8)" if a.attention_rows else ""}'
+          f'{f", MSFE branches {a.msfe_widths} channels (H9)" if widths else ""}, lowered with '
           f'"{rows[0]["policy"]}" at {a.clock:.0f} MHz (generated, not synthesised; analytical model)')
     parts = list(PARTS)
     head = ''.join(f'{k + " LUT/FF/BRAM/DSP %":>28}' for k in parts)

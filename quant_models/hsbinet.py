@@ -79,6 +79,10 @@ class HSBiNetConfig:
     # whole width) instead of the whole frame; 0 = the frame. A swath is streamed line by line, so
     # the gate cannot wait for a whole frame; a frame whose height is the block is today's model.
     attention_rows: int = 0
+    # H9 (docs/model.md): output channels of the MSFE's 3x3, 5x5 and 7x7 branches; None = C each (the
+    # paper). The 5x5 and 7x7 branches hold 47 % of the binary MACs per pixel at C = 64: narrowing
+    # them is the lever on the accelerator's LUTs at a given pixel rate (docs/resources.md).
+    msfe_widths: tuple[int, int, int] | None = None
 
     def validate(self) -> 'HSBiNetConfig':
         if self.profile not in PROFILES:
@@ -112,8 +116,20 @@ class HSBiNetConfig:
         if self.blocks < 0:
             raise HsbinetError('Negative block count', key='model.blocks', expected='>= 0',
                                found=repr(self.blocks))
+        if self.msfe_widths is not None:
+            w = self.msfe_widths
+            if (not isinstance(w, (list, tuple)) or len(w) != 3
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in w)):
+                raise HsbinetError('Bad MSFE branch widths', key='model.msfe_widths',
+                                   expected='three channel counts >= 1 (the 3x3, 5x5 and 7x7 branches), or omitted',
+                                   found=repr(w))
+            self.msfe_widths = tuple(w)
         self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
         return self
+
+    def branch_widths(self) -> tuple[int, int, int]:
+        """Output channels of the MSFE's 3x3, 5x5 and 7x7 branches (H9; C each without it)."""
+        return tuple(self.msfe_widths) if self.msfe_widths is not None else (self.hidden,) * 3
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (H1..H7) is applied."""
@@ -132,6 +148,10 @@ class HSBiNetConfig:
             del d['binary']  # checkpoints of binary models keep their old form
         if not self.attention_rows:
             del d['attention_rows']  # frame-pooled checkpoints keep their old form
+        if self.msfe_widths is None:
+            del d['msfe_widths']  # checkpoints of the paper's MSFE keep their old form
+        else:
+            d['msfe_widths'] = list(self.msfe_widths)
         return d
 
 
@@ -198,13 +218,17 @@ class ResidualBlock(nn.Module):
 
 
 class MSFE(nn.Module):
-    """Multi-scale feature extractor: 3x3/5x5/7x7 binary convs, concat, binary 1x1, residual."""
+    """Multi-scale feature extractor: 3x3/5x5/7x7 binary convs, concat, binary 1x1, residual.
+
+    Branch k maps C -> ``cfg.branch_widths()[i]`` channels (C each unless H9 narrows them); the fuse
+    1x1 reads their concatenation (sum of the widths) and maps it back to C.
+    """
 
     def __init__(self, cfg: HSBiNetConfig):
         super().__init__()
-        C = cfg.hidden
-        self.branches = nn.ModuleList([ConvBN(cfg, C, C, k) for k in (3, 5, 7)])
-        self.fuse = ConvBN(cfg, 3 * C, C, 1)
+        C, widths = cfg.hidden, cfg.branch_widths()
+        self.branches = nn.ModuleList([ConvBN(cfg, C, w, k) for w, k in zip(widths, (3, 5, 7))])
+        self.fuse = ConvBN(cfg, sum(widths), C, 1)
         self.requant = _requant(cfg)
         self.blocks = nn.Sequential(*[ResidualBlock(cfg) for _ in range(cfg.blocks)])
 

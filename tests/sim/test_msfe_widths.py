@@ -1,0 +1,108 @@
+"""H9, narrow MSFE branches, end to end: PyTorch -> final QONNX -> folded hls4ml project -> token
+simulation -> C-simulation, bit-exact; and the model-config rules of ``model.msfe_widths``.
+
+The branches are given odd, unequal widths (C -> 8, 3, 2 channels; the fuse 1x1 reads 13), so a
+concatenation or a fuse that assumed 3 x C, or a folding that assumed square matrices, would fail.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from quant_models.common import HsbinetError
+from quant_models.hsbinet import HSBiNetConfig, build_model
+from quant_models.layers import fixed_point_act
+from tests.conftest import QUIET
+
+B, C, H, W = 8, 8, 16, 16
+WIDTHS = (8, 3, 2)
+
+
+def _model(widths=WIDTHS):
+    torch.manual_seed(0)
+    m = build_model(HSBiNetConfig(bands=B, hidden=C, blocks=1, profile='hardware', msfe_widths=widths))
+    m.train()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # BN statistics away from their init, so that every layer matters
+        for _ in range(3):
+            m(torch.rand(2, B, H // 4, W // 4, generator=g), torch.rand(2, 1, H, W, generator=g))
+    return m.eval()
+
+
+def _inputs(n=3, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    q = fixed_point_act(16, 2).eval()
+    with torch.no_grad():
+        return q(torch.rand(n, B, H // 4, W // 4, generator=g) * 2 - 0.5), q(torch.rand(n, 1, H, W, generator=g))
+
+
+def test_branch_widths_config_rules():
+    m = _model()
+    assert [b[0].conv.weight.shape[0] for b in m.msfe.branches] == list(WIDTHS)
+    assert m.msfe.fuse[0].conv.weight.shape[1] == sum(WIDTHS)
+    cfg = m.cfg.to_dict()
+    assert cfg['msfe_widths'] == list(WIDTHS)
+    assert HSBiNetConfig(**cfg).validate().msfe_widths == WIDTHS  # a checkpoint's config round-trips
+    assert 'msfe_widths' not in HSBiNetConfig(bands=B, hidden=C).validate().to_dict()  # old checkpoints keep their form
+    assert HSBiNetConfig(bands=B, hidden=C).validate().branch_widths() == (C, C, C)
+    for bad in [(8, 8), (8, 0, 2), (8, 2.5, 2), 'wide']:
+        with pytest.raises(HsbinetError, match='MSFE branch widths'):
+            HSBiNetConfig(bands=B, hidden=C, msfe_widths=bad).validate()
+
+
+@pytest.fixture(scope='module')
+def h9_build(tmp_path_factory):
+    pytest.importorskip('hls4ml')
+    from hw.estimates.folding import plan_folding, replan_fifos
+    from hw.export import build_final_qonnx, export_qonnx
+    from hw.hls.lower import lower_project
+    d = tmp_path_factory.mktemp('msfe_widths')
+    model = _model()
+    final = build_final_qonnx(export_qonnx(model, d / 'raw.onnx', patch=(H, W), **QUIET), d / 'final.onnx')
+    lower_project(final, d / 'hw', folding=lambda x: plan_folding(x, 'XC7Z020', 100.0, target_mpx=0.5),
+                  replan=replan_fifos, **QUIET)
+    return model, final, d / 'hw'
+
+
+def test_narrow_branches_are_qonnx_exact_lowered_token_simulated_and_c_simulated_bit_exact(h9_build):
+    from hw.design import load_design
+    from hw.estimates.analytical import estimate
+    from hw.estimates.stream_sim import simulate
+    from hw.hls.axis import geometry_of
+    from sim.csim import compile_project
+    from sim.golden import nhwc
+    from sim.parallel import CsimLibrary, run_frames
+    from sim.qonnx_check import verify_qonnx
+    model, final, hw = h9_build
+    ms, pan = _inputs()
+    assert verify_qonnx(model, final, ms, pan, log=lambda s: None)['bit_exact']
+    design, _ = load_design(hw)
+    assert max(design['folding']['reuse'].values()) > 1  # folded: the Resource-strategy paths too
+    convs = {lay['attrs'].get('n_filt') for lay in design['layers'] if lay['class'] == 'Conv2D'}
+    assert {3, 2} <= convs  # the narrow branches are their own convs in the project
+    sim = simulate(design)
+    assert sim['status'] == 'completed'
+    assert sim['frame_interval_cycles'] <= 1.05 * estimate(design)['performance']['ii_cycles_per_frame']
+    linked = compile_project(hw / 'hls4ml_prj')
+    geo = geometry_of(design, design['axis']['tdata_bits'], design['axis']['tlast'])
+    frac = design['io_bits'][0] - design['io_bits'][1]
+    ms_int = np.round(nhwc(ms.numpy()) * 2 ** frac).astype(np.int64)
+    pan_int = np.round(pan.numpy()[:, 0] * 2 ** frac).astype(np.int64)
+    lib = CsimLibrary.of(linked._top_function_lib._name, design['project'])
+    y, _, _ = run_frames(lib, geo, ms_int, pan_int, workers=1, cdll=linked._top_function_lib)
+    with torch.no_grad():
+        ref = np.round(nhwc(model(ms, pan).numpy()) * 2 ** frac).astype(np.int64)
+    got = np.round(y).astype(np.int64)
+    assert np.array_equal(got, ref)
+    flipped = got.copy()
+    flipped.flat[0] += 1
+    assert not np.array_equal(flipped, ref)  # the comparison can fail
+
+
+def test_the_full_rate_config_carries_h9():
+    from pathlib import Path
+
+    from build_flows.config import load_config, model_config
+    cfg = load_config(Path(__file__).resolve().parents[2] / 'configs' / 'c64_full_rate.yaml')
+    m = model_config(cfg, 191)
+    assert (m.hidden, m.blocks, m.msfe_widths) == (64, 1, (64, 8, 8)) and cfg.hw.target_mpx == 8.6

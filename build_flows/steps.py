@@ -263,7 +263,7 @@ def step_explore(b: Build) -> dict:
     from hw.estimates.explore import explore
     from quant_models.hsbinet import HSBiNetConfig, build_model
     design, _ = load_design(b.dir('hw'))
-    own = HSBiNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in design['model'].items()})
+    own = HSBiNetConfig(**design['model']).validate()  # validate() turns the JSON lists into tuples
     designs = {own.hidden: design}
     for c in sorted(set(b.options.get('hidden') or [])):
         if c < 1:

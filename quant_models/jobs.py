@@ -121,7 +121,7 @@ def run_job(spec: dict) -> dict:
 
     quiet = lambda _m: None  # noqa: E731
     run_dir = Path(spec['run_dir'])
-    model = HSBiNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec['model'].items()})
+    model = HSBiNetConfig(**spec['model']).validate()  # validate() turns the JSON lists into tuples
     t0, c0 = time.perf_counter(), time.process_time()
     r = train(model, TrainConfig(**spec['train']), spec['data_dir'], run_dir, progress=False, log=quiet)
     t1, c1 = time.perf_counter(), time.process_time()

@@ -84,8 +84,8 @@ def _config_defaults(path: str) -> dict:
     cfg = load_config(path)
     h, m = cfg.hw, cfg.model
     out = {'part': h.part, 'clock': h.clock_mhz, 'hidden': str(m.hidden), 'blocks': m.blocks,
-           'attention_rows': m.attention_rows,
-           'msfe_widths': ','.join(map(str, m.msfe_widths)) if m.msfe_widths else None, 'target_mpx': h.target_mpx, 'multipliers': h.multipliers,
+           'attention_rows': m.attention_rows, 'msfe_widths': ','.join(map(str, m.msfe_widths or ())) or None,
+           'target_mpx': h.target_mpx, 'multipliers': h.multipliers,
            'swath_width': h.swath_width, 'line_rate': h.line_rate_hz}
     if h.frame:
         out['frames'] = f'{h.frame[0]}x{h.frame[1]}'

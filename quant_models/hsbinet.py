@@ -129,7 +129,7 @@ class HSBiNetConfig:
 
     def branch_widths(self) -> tuple[int, int, int]:
         """Output channels of the MSFE's 3x3, 5x5 and 7x7 branches (H9; C each without it)."""
-        return tuple(self.msfe_widths) if self.msfe_widths is not None else (self.hidden,) * 3
+        return self.msfe_widths or (self.hidden,) * 3  # a tuple once validate() has run
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (H1..H7) is applied."""

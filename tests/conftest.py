@@ -22,16 +22,51 @@ LSB = 2.0 ** -14  # fixed<16,2> of the ms/pan inputs and of the output
 SMALL = {'bands': 8, 'hidden': 8, 'blocks': 1, 'pan': 16}
 
 
-def hardware_model(bands, hidden, blocks, pan=16, seed=0):
-    """Hardware-profile model with BN running statistics from a few train-mode forwards."""
+def hardware_model(bands, hidden, blocks, pan=16, seed=0, **model_kw):
+    """Hardware-profile model with BN running statistics from a few train-mode forwards.
+
+    ``pan``: PAN frame side, or (H, W); ``model_kw``: further HSBiNetConfig keys (e.g. msfe_widths).
+    """
+    H, W = (pan, pan) if isinstance(pan, int) else pan
     torch.manual_seed(seed)
-    model = build_model(HSBiNetConfig(bands=bands, hidden=hidden, blocks=blocks, profile='hardware'))
+    model = build_model(HSBiNetConfig(bands=bands, hidden=hidden, blocks=blocks, profile='hardware', **model_kw))
     model.train()
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _ in range(3):
-            model(torch.rand(2, bands, pan // 4, pan // 4, generator=g), torch.rand(2, 1, pan, pan, generator=g))
+            model(torch.rand(2, bands, H // 4, W // 4, generator=g), torch.rand(2, 1, H, W, generator=g))
     return model.eval()
+
+
+def csim_ints(hw_dir, ms, pan):
+    """C-simulate NCHW (ms, pan) through the lowered project in ``hw_dir`` (compiled here, adapter
+    included): the NHWC output as integers of its fixed-point grid, and the design."""
+    import numpy as np
+
+    from hw.design import load_design
+    from hw.hls.axis import geometry_of
+    from sim.csim import compile_project
+    from sim.golden import nhwc
+    from sim.parallel import CsimLibrary, run_frames
+    design, _ = load_design(hw_dir)
+    linked = compile_project(Path(hw_dir) / 'hls4ml_prj')
+    geo = geometry_of(design, design['axis']['tdata_bits'], design['axis']['tlast'])
+    frac = design['io_bits'][0] - design['io_bits'][1]
+    ms_int = np.round(nhwc(ms.numpy()) * 2 ** frac).astype(np.int64)
+    pan_int = np.round(pan.numpy()[:, 0] * 2 ** frac).astype(np.int64)
+    lib = CsimLibrary.of(linked._top_function_lib._name, design['project'])
+    y, _, _ = run_frames(lib, geo, ms_int, pan_int, workers=1, cdll=linked._top_function_lib)
+    return np.round(y).astype(np.int64), design
+
+
+def torch_ints(model, ms, pan, design):
+    """The PyTorch model's NHWC output on the same grid as ``csim_ints``."""
+    import numpy as np
+
+    from sim.golden import nhwc
+    frac = design['io_bits'][0] - design['io_bits'][1]
+    with torch.no_grad():
+        return np.round(nhwc(model(ms, pan).numpy()) * 2 ** frac).astype(np.int64)
 
 
 def grid_inputs(bands, pan, seed=0):

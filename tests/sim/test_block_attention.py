@@ -16,7 +16,7 @@ import torch
 from quant_models.common import HsbinetError
 from quant_models.hsbinet import HSBiNetConfig, build_model
 from quant_models.layers import fixed_point_act
-from tests.conftest import QUIET
+from tests.conftest import QUIET, csim_ints, torch_ints
 
 pytest.importorskip('hls4ml')
 
@@ -85,10 +85,6 @@ def test_the_block_gate_is_lowered_token_simulated_and_c_simulated_bit_exact(blo
     from hw.design import load_design
     from hw.estimates.analytical import estimate, layer_estimate
     from hw.estimates.stream_sim import simulate
-    from hw.hls.axis import geometry_of
-    from sim.csim import compile_project
-    from sim.golden import nhwc
-    from sim.parallel import CsimLibrary, run_frames
     model, _, hw = block_build
     design, _ = load_design(hw)
     assert max(design['folding']['reuse'].values()) > 1  # folded: the Resource-strategy paths too
@@ -100,17 +96,9 @@ def test_the_block_gate_is_lowered_token_simulated_and_c_simulated_bit_exact(blo
     sim = simulate(design)
     assert sim['status'] == 'completed'
     assert sim['frame_interval_cycles'] <= 1.05 * estimate(design)['performance']['ii_cycles_per_frame']
-    linked = compile_project(hw / 'hls4ml_prj')
-    geo = geometry_of(design, design['axis']['tdata_bits'], design['axis']['tlast'])
-    frac = design['io_bits'][0] - design['io_bits'][1]
     ms, pan = _inputs()
-    ms_int = np.round(nhwc(ms.numpy()) * 2 ** frac).astype(np.int64)
-    pan_int = np.round(pan.numpy()[:, 0] * 2 ** frac).astype(np.int64)
-    lib = CsimLibrary.of(linked._top_function_lib._name, design['project'])
-    y, _, _ = run_frames(lib, geo, ms_int, pan_int, workers=1, cdll=linked._top_function_lib)
-    with torch.no_grad():
-        ref = nhwc(model(ms, pan).numpy())
-    assert np.array_equal(np.round(y).astype(np.int64), np.round(ref * 2 ** frac).astype(np.int64))
+    got, _ = csim_ints(hw, ms, pan)
+    assert np.array_equal(got, torch_ints(model, ms, pan, design))
 
 
 def test_swath_geometry_known_by_construction():

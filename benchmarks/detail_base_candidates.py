@@ -11,6 +11,13 @@ the best-validation checkpoint on the test split against bicubic, GSA and MTF-GL
          the training split (``cov(GT - bilinear(MS), detail) / var(detail)``), then trained.
 ``glpm`` as ``glpg`` with the gains modulated per pixel by a second decoder head:
          ``out = bilinear(MS) + g * detail * (1 + decoder2(...)) + decoder(...)``.
+``hpm``  a multiplicative (HPM) base, streamable with one division per pixel shared by the bands:
+         ``out = bilinear(MS) * PAN / bilinear(avgpool4(PAN)) + decoder(...)`` (float; the ratio is
+         clamped to [0, 4]). HPM is spectrally neutral: it scales each pixel's spectrum, so its SAM
+         is its upsampler's and only the decoder can improve SAM.
+``hpmg`` HPM detail with learned per-band gains (a 1 -> B 1x1 conv on the ratio map):
+         ``out = v0 + a * bilinear(MS) * (PAN / bilinear(avgpool4(PAN)) - 1)``, a initialised by least
+         squares on the training split, then trained; a = 1 is ``hpm`` with an additive decoder.
 ``glp``  an upper bound, not streamable as written: the network's residual on the per-patch
          MTF-GLP fusion itself (float, computed on the fly from the patch's MS and PAN with the
          scene's MTF): ``out = MTF-GLP(MS, PAN) + decoder(...)``, the head reading MTF-GLP.
@@ -37,12 +44,18 @@ from torch import nn
 import quant_models.train as T
 from quant_models import metrics
 from quant_models.baselines import mtf_glp
+from quant_models.baselines.mtf_glp import pan_lowpass
 from quant_models.data.hpc_format import read_hpc
 from quant_models.data.wald import bicubic_upsample
 from quant_models.evaluate import DEFAULT_GNYQ, DEFAULT_TAPS, classical
 from quant_models.hsbinet import Decoder, HSBiNetConfig
 
-VARIANTS = ('v0', 'glpg', 'glpm', 'glp')
+VARIANTS = ('v0', 'glpg', 'glpm', 'hpm', 'hpmg', 'glp')
+
+
+def hpm_ratio(pan, low):
+    """PAN / its low-pass (N, 1, H, W), clamped to [0, 4] (a dark, flat low-pass gives no 0/0)."""
+    return (pan / low.clamp_min(1e-6)).clamp(0.0, 4.0)
 
 
 class Candidate(nn.Module):
@@ -62,11 +75,13 @@ class Candidate(nn.Module):
             f0 = F.interpolate(torch.from_numpy(train_set.ms).double(), scale_factor=self.ratio, mode='bilinear',
                                align_corners=False)
             g = ((torch.from_numpy(train_set.gt).double() - f0) * det).mean((0, 2, 3)) / (det ** 2).mean()
+            if variant == 'hpmg':  # least-squares gain of the HPM detail f0 * (ratio - 1) per band
+                det = f0 * (hpm_ratio(pan, self.lowpass(pan)) - 1)
+                g = ((torch.from_numpy(train_set.gt).double() - f0) * det).mean((0, 2, 3)) / (det ** 2).mean((0, 2, 3))
             self.gain.weight.copy_(g.view(bands, 1, 1, 1).float())
 
     def lowpass(self, pan):
-        return F.interpolate(F.avg_pool2d(pan, self.ratio), scale_factor=self.ratio, mode='bilinear',
-                             align_corners=False)
+        return box_lowpass(pan, self.ratio)
 
     def forward(self, ms, pan):
         b = self.base
@@ -84,18 +99,62 @@ class Candidate(nn.Module):
             return b(ms, pan) + self.gain(det)
         f0 = b.upsample(b.in_ms(ms))
         f = b.fusion(b.edge(b.in_pan(pan)), b.msfe(b.head(f0)))
+        if self.variant == 'hpm':
+            return b.out(f0 * hpm_ratio(pan, self.lowpass(pan)) + b.decoder(f))
+        if self.variant == 'hpmg':
+            rel = hpm_ratio(pan, self.lowpass(pan)) - 1
+            return b.out(f0 + f0 * self.gain.weight.view(1, -1, 1, 1) * rel + b.decoder(f))
         return b.out(f0 + self.gain(det) * (1 + self.mod(f)) + b.decoder(f))
+
+
+def box_lowpass(pan: torch.Tensor, ratio: int) -> torch.Tensor:
+    """The streamable PAN low-pass: ratio x ratio box average, bilinear back (N, 1, H, W)."""
+    return F.interpolate(F.avg_pool2d(pan, ratio), scale_factor=ratio, mode='bilinear', align_corners=False)
+
+
+def untrained_bases(data: str) -> dict:
+    """PSNR / SAM on the test split of every detail base with no network (``--bases``).
+
+    ``hpm-bil``/``hpm-bic``: ``up(MS) * PAN / box_lowpass(PAN)`` on the bilinear / bicubic upsampling;
+    ``hpmg-*``: ``up(MS) * (1 + a * (PAN / box_lowpass(PAN) - 1))`` with per-band gains ``a`` fitted by
+    least squares on the training split (fixed at deployment, so streamable); ``mtf_hpm``: the
+    bicubic LMS times PAN over its MTF low-pass (fitted per patch, as GSA and MTF-GLP are).
+    """
+    tr, te = read_hpc(f'{data}/train.h5', require_gt=True), read_hpc(f'{data}/test.h5', require_gt=True)
+    ratio = tr.pan.shape[-1] // tr.ms.shape[-1]
+    gnyq, taps = float(te.attrs.get('gnyq', DEFAULT_GNYQ)), int(te.attrs.get('mtf_taps', DEFAULT_TAPS))
+    rel = {k: hpm_ratio(p, box_lowpass(p, ratio)) - 1
+           for k, p in (('train', torch.from_numpy(tr.pan).double()), ('test', torch.from_numpy(te.pan).double()))}
+    methods = {'bicubic': te.lms, **classical(te, ratio, gnyq, taps)}
+    methods['mtf_hpm'] = te.lms * np.stack([hpm_ratio(torch.from_numpy(p[None]).double(), torch.from_numpy(
+        pan_lowpass(p[0], ratio, gnyq, taps)[None, None])).numpy()[0] for p in te.pan])
+    for mode in ('bilinear', 'bicubic'):
+        def up(ms):
+            return F.interpolate(torch.from_numpy(ms).double(), scale_factor=ratio, mode=mode, align_corners=False)
+        f_tr, f_te = up(tr.ms), up(te.ms)
+        det = f_tr * rel['train']
+        gain = (((torch.from_numpy(tr.gt).double() - f_tr) * det).sum((0, 2, 3)) / (det ** 2).sum((0, 2, 3)))
+        methods[f'hpm-{mode[:3]}'] = (f_te * (1 + rel['test'])).numpy()
+        methods[f'hpmg-{mode[:3]}'] = (f_te * (1 + gain.view(1, -1, 1, 1) * rel['test'])).numpy()
+    return {k: {m: round(v, 3) for m, v in metrics.reference_metrics(te.gt, c, ratio).items() if m in ('psnr', 'sam')}
+            for k, c in methods.items()}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('data', help='folder with train.h5, val.h5, test.h5 (hsbinet data)')
     p.add_argument('--variant', choices=VARIANTS, default='glpg')
+    p.add_argument('--bases', action='store_true', help='score the untrained detail bases only (no training)')
     p.add_argument('--epochs', type=int, default=75)
-    p.add_argument('--out', required=True)
+    p.add_argument('--out')
     p.add_argument('--threads', type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.bases:
+        print(json.dumps({'data': a.data, **untrained_bases(a.data)}))
+        return
+    if not a.out:
+        p.error('--out is required for a training (or pass --bases)')
     tr = read_hpc(f'{a.data}/train.h5', require_gt=True)
     te = read_hpc(f'{a.data}/test.h5', require_gt=True)
     bands, ratio = tr.ms.shape[1], tr.pan.shape[-1] // tr.ms.shape[-1]

@@ -48,18 +48,14 @@ the data of a scene are prepared once. Writes DIR/accuracy.json (every run's met
 settings, seeds, threads, wall times, the git commit), DIR/accuracy.md (the tables and the
 summary) and DIR/accuracy.png (PSNR and SAM per row and scene, error bars = std over seeds).
 
-Budget (the default run: 3 scenes x 5 rows x 3 seeds = 45 trainings, <= 90 min on 2 cores): the
-epoch budget is configs/default.yaml's ``train.epochs`` (75; cosine cycles end at 25 and 75), not
-shortened, because it fits. Measured on the 2-core reference machine while other work shared it
-(load average 3-5): one hw-atiste training of 75 epochs on abu_urban3 (20 train patches, 5
-steps/epoch), 1 thread: 263 s wall, 181 s CPU (= the wall time on an idle core). Cost of the other
-rows from 3-epoch runs of every row on each scene (CPU s), relative to hw-atiste: sign-STE
-0.9-1.05, ReSTE 0.8-1.15, paper profile 0.85-1.4, full-precision twin 0.6-0.8 (the five rows
-together: 4.2-5.4 x hw-atiste, 4.8 on average); pavia_centre (102 bands) costs about what the
-191-band scenes do (the C = 64 convs dominate); evaluation (figures, GSA, MTF-GLP) 3-5 s CPU per
-run. Estimate: 9 (scene, seed) x (4.8 x 181 s + 5 x 4 s) = 8,000 CPU s, i.e. 67 min with 2 jobs on
-2 idle cores, about 70 min with the two jobs sharing memory bandwidth. On cores shared with other
-work the wall time grows accordingly (every result records ``train_cpu_s`` and ``train_s``).
+Budget (the default run: 3 scenes x 5 rows x 3 seeds = 45 trainings): the epoch budget is
+configs/default.yaml's ``train.epochs`` (75; cosine cycles end at 25 and 75), so the benchmark scores
+the network the demo trains. Measured on the idle 2-core reference machine (2026-12-02, 2 jobs x 1
+thread): 5,802 s = 96.7 min wall, 7 % over the 90 min target; per training (train + evaluation,
+seconds) hw-atiste 265, hw-ste 242, hw-reste 260, paper-atiste 331, hw-fp 186 on average. Stopping
+earlier would score models in the middle of a cosine cycle, at a high learning rate, so the default
+stays. On cores shared with other work the wall time grows accordingly (every result records
+``train_cpu_s`` and ``train_s``).
 """
 
 from __future__ import annotations

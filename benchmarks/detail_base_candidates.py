@@ -54,8 +54,13 @@ VARIANTS = ('v0', 'glpg', 'glpm', 'hpm', 'hpmg', 'glp')
 
 
 def hpm_ratio(pan, low):
-    """PAN / its low-pass (N, 1, H, W), clamped to [0, 4] (a dark, flat low-pass gives no 0/0)."""
-    return (pan / low.clamp_min(1e-6)).clamp(0.0, 4.0)
+    """PAN / its low-pass (numpy or torch, any layout), clamped to [0, 4] (a dark, flat low-pass gives no 0/0)."""
+    return (pan / low.clip(min=1e-6)).clip(0.0, 4.0)
+
+
+def least_squares_gains(residual: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+    """Per-band gains g (B,) minimising |residual - g * detail|^2; NCHW, detail with 1 or B channels."""
+    return (residual * detail).sum((0, 2, 3)) / (detail ** 2).sum((0, 2, 3))
 
 
 class Candidate(nn.Module):
@@ -74,10 +79,9 @@ class Candidate(nn.Module):
             det = pan - self.lowpass(pan)
             f0 = F.interpolate(torch.from_numpy(train_set.ms).double(), scale_factor=self.ratio, mode='bilinear',
                                align_corners=False)
-            g = ((torch.from_numpy(train_set.gt).double() - f0) * det).mean((0, 2, 3)) / (det ** 2).mean()
-            if variant == 'hpmg':  # least-squares gain of the HPM detail f0 * (ratio - 1) per band
+            if variant == 'hpmg':  # the HPM detail f0 * (ratio - 1), one per band
                 det = f0 * (hpm_ratio(pan, self.lowpass(pan)) - 1)
-                g = ((torch.from_numpy(train_set.gt).double() - f0) * det).mean((0, 2, 3)) / (det ** 2).mean((0, 2, 3))
+            g = least_squares_gains(torch.from_numpy(train_set.gt).double() - f0, det)
             self.gain.weight.copy_(g.view(bands, 1, 1, 1).float())
 
     def lowpass(self, pan):
@@ -126,14 +130,12 @@ def untrained_bases(data: str) -> dict:
     rel = {k: hpm_ratio(p, box_lowpass(p, ratio)) - 1
            for k, p in (('train', torch.from_numpy(tr.pan).double()), ('test', torch.from_numpy(te.pan).double()))}
     methods = {'bicubic': te.lms, **classical(te, ratio, gnyq, taps)}
-    methods['mtf_hpm'] = te.lms * np.stack([hpm_ratio(torch.from_numpy(p[None]).double(), torch.from_numpy(
-        pan_lowpass(p[0], ratio, gnyq, taps)[None, None])).numpy()[0] for p in te.pan])
+    methods['mtf_hpm'] = te.lms * np.stack([hpm_ratio(p, pan_lowpass(p[0], ratio, gnyq, taps)[None]) for p in te.pan])
     for mode in ('bilinear', 'bicubic'):
         def up(ms):
             return F.interpolate(torch.from_numpy(ms).double(), scale_factor=ratio, mode=mode, align_corners=False)
         f_tr, f_te = up(tr.ms), up(te.ms)
-        det = f_tr * rel['train']
-        gain = (((torch.from_numpy(tr.gt).double() - f_tr) * det).sum((0, 2, 3)) / (det ** 2).sum((0, 2, 3)))
+        gain = least_squares_gains(torch.from_numpy(tr.gt).double() - f_tr, f_tr * rel['train'])
         methods[f'hpm-{mode[:3]}'] = (f_te * (1 + rel['test'])).numpy()
         methods[f'hpmg-{mode[:3]}'] = (f_te * (1 + gain.view(1, -1, 1, 1) * rel['test'])).numpy()
     return {k: {m: round(v, 3) for m, v in metrics.reference_metrics(te.gt, c, ratio).items() if m in ('psnr', 'sam')}

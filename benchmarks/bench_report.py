@@ -1,4 +1,6 @@
-"""Headline table: hardware-profile HS-BiNet lowered with the fastest folding that fits a part.
+"""Headline table: a hardware-profile network lowered with the fastest folding that fits a part.
+
+``--arch hsbinet`` (default) or ``--arch s2bnet`` (S2BNet-style, one scale: ``levels`` 0).
 
 For each hidden width C and PAN frame (H x W), an untrained hardware-profile model (``--bands``
 bands, default 191; ratio 4; 2 blocks; weights do not change structure, types or folding) is
@@ -45,7 +47,7 @@ from hw.estimates.folding import plan_folding
 from hw.estimates.report import build_report
 from hw.estimates.swath import folding_target, swath_text
 from hw.parts import DEFAULT_CLOCK_MHZ, PARTS
-from quant_models.hsbinet import HSBiNetConfig, build_model
+from quant_models.archs import build_model, config_class, display_name
 
 
 def _frames(text: str) -> list[tuple[int, int]]:
@@ -83,8 +85,9 @@ def _config_defaults(path: str) -> dict:
     from build_flows.config import load_config
     cfg = load_config(path)
     h, m = cfg.hw, cfg.model
-    out = {'part': h.part, 'clock': h.clock_mhz, 'hidden': str(m.hidden), 'blocks': m.blocks,
-           'attention_rows': m.attention_rows, 'msfe_widths': ','.join(map(str, m.msfe_widths or ())) or None,
+    out = {'arch': m.arch, 'part': h.part, 'clock': h.clock_mhz, 'hidden': str(m.hidden), 'blocks': m.blocks,
+           'attention_rows': getattr(m, 'attention_rows', 0),
+           'msfe_widths': ','.join(map(str, getattr(m, 'msfe_widths', None) or ())) or None,
            'target_mpx': h.target_mpx, 'multipliers': h.multipliers,
            'swath_width': h.swath_width, 'line_rate': h.line_rate_hz}
     if h.frame:
@@ -95,6 +98,7 @@ def _config_defaults(path: str) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--config', default=None, help='take defaults from a build configuration (YAML)')
+    p.add_argument('--arch', default='hsbinet', help='model.arch: hsbinet | s2bnet (hardware profile)')
     p.add_argument('--blocks', type=int, default=2)
     p.add_argument('--attention-rows', type=int, default=0, help='model.attention_rows (H8); 0: the frame')
     p.add_argument('--msfe-widths', default=None,
@@ -125,9 +129,10 @@ def main() -> None:
             d = out / f'C{c}_{fh}x{fw}'
             t = time.time()
             torch.manual_seed(0)
-            model = build_model(HSBiNetConfig(bands=a.bands, hidden=c, blocks=a.blocks, profile='hardware',
-                                              attention_rows=a.attention_rows,
-                                              msfe_widths=widths)).eval()
+            arch_kw = ({'attention_rows': a.attention_rows, 'msfe_widths': widths} if a.arch == 'hsbinet'
+                       else {'levels': 0})  # S2BNet-style: one scale (S6)
+            mcfg = config_class(a.arch)(bands=a.bands, hidden=c, blocks=a.blocks, profile='hardware', **arch_kw)
+            model = build_model(mcfg).eval()
             design = design_of(model, (fh, fw), out_dir=d, folding=lambda x: plan_folding(
                 x, a.part, a.clock, folding_target(x, a.target_mpx, a.swath_width, a.line_rate), a.multipliers))
             t_lower = time.time() - t
@@ -154,7 +159,7 @@ def main() -> None:
         folder = out / f'C{first["C"]}_{first["frame"]}'
         timing = {'C': first['C'], 'frame': first['frame'],
                   **_csim_time(folder, json.loads((folder / 'design.json').read_text()))}
-    print(f'\nhardware-profile HS-BiNet, {a.bands} bands (core {rows[0]["core_bands"]}), {a.blocks} blocks'
+    print(f'\nhardware-profile {display_name({"arch": a.arch})}, {a.bands} bands (core {rows[0]["core_bands"]}), {a.blocks} blocks'
           f'{f", attention per {a.attention_rows}-line block (H8)" if a.attention_rows else ""}'
           f'{f", MSFE branches {a.msfe_widths} channels (H9)" if widths else ""}, lowered with '
           f'"{rows[0]["policy"]}" at {a.clock:.0f} MHz (generated, not synthesised; analytical model)')

@@ -25,6 +25,7 @@ import yaml
 from hw.estimates.explore import MULTIPLIER_POLICIES
 from hw.parts import DEFAULT_CLOCK_MHZ, DEFAULT_PART, get_part
 from quant_models.common import HsbinetError
+from quant_models.archs import config_class
 from quant_models.hsbinet import HSBiNetConfig
 from quant_models.train import TrainConfig
 
@@ -82,7 +83,7 @@ class BuildConfig:
     scene: str = 'indian_pines'
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
-    model: HSBiNetConfig = field(default_factory=HSBiNetConfig)
+    model: HSBiNetConfig = field(default_factory=HSBiNetConfig)  # or the config of another model.arch
     train: TrainConfig = field(default_factory=TrainConfig)
     hw: HwConfig = field(default_factory=HwConfig)
     source: str = str(DEFAULT_CONFIG)  # where the values came from (not a config key)
@@ -175,8 +176,8 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
          f'data.val_fraction + data.test_fraction below 1 (val_fraction {d.val_fraction})', d.test_fraction)
     need(cfg.model.hidden >= 1 and cfg.model.blocks >= 0, 'model.hidden/blocks', 'hidden >= 1, blocks >= 0',
          (cfg.model.hidden, cfg.model.blocks))
-    need(cfg.model.attention_rows >= 0, 'model.attention_rows', '0 (the frame) or a row count >= 1',
-         cfg.model.attention_rows)
+    need(getattr(cfg.model, 'attention_rows', 0) >= 0, 'model.attention_rows', '0 (the frame) or a row count >= 1',
+         getattr(cfg.model, 'attention_rows', 0))
     need(h.clock_mhz > 0, 'hw.clock_mhz', 'a clock in MHz > 0', h.clock_mhz)
     need(h.backend in ('Vitis', 'Vivado'), 'hw.backend', "'Vitis' or 'Vivado'", h.backend)
     need(h.patches >= 1, 'hw.patches', 'an integer >= 1', h.patches)
@@ -229,6 +230,17 @@ def _dotted(d: dict, prefix: str = '') -> set[str]:
     return out
 
 
+def _section_class(name: str, raw: dict, src: str):
+    """The dataclass of a section: the model section's is the one of its ``arch`` (quant_models.archs)."""
+    if name != 'model':
+        return SECTIONS[name]
+    arch = (raw.get('model') or {}).get('arch', 'hsbinet') if isinstance(raw.get('model'), dict) else 'hsbinet'
+    try:
+        return config_class(arch)
+    except HsbinetError as e:
+        raise HsbinetError(e.what, file=src, key=e.key, expected=e.expected, found=e.found) from None
+
+
 def _load(path, overrides) -> BuildConfig:
     raw = _read_yaml(DEFAULT_CONFIG)
     src = str(DEFAULT_CONFIG)
@@ -246,13 +258,14 @@ def _load(path, overrides) -> BuildConfig:
     cfg = BuildConfig(
         scene=str(_coerce(raw.get('scene', 'indian_pines'), hints['scene'], 'scene', src)),
         seed=_coerce(raw.get('seed', 0), int, 'seed', src),
-        **{name: _section(cls, raw.get(name, {}) or {}, name, src) for name, cls in SECTIONS.items()}, source=src)
+        **{name: _section(_section_class(name, raw, src), raw.get(name, {}) or {}, name, src)
+           for name in SECTIONS}, source=src)
     if 'seed' not in (raw.get('train') or {}):
         cfg.train.seed = cfg.seed
     _range_checks(cfg, src)
     return cfg
 
 
-def model_config(cfg: BuildConfig, bands: int) -> HSBiNetConfig:
-    """The model section + the data's band count and ratio -> validated HSBiNetConfig."""
+def model_config(cfg: BuildConfig, bands: int):
+    """The model section + the data's band count and ratio -> the validated config of its arch."""
     return replace(cfg.model, bands=bands, ratio=cfg.data.ratio).validate()

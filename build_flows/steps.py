@@ -101,11 +101,12 @@ def step_data(b: Build) -> dict:
 
 def step_train(b: Build) -> dict:
     """Train the configured model on data/train.h5 -> train/{last,best}.pt."""
-    from quant_models.hsbinet import build_model, model_summary
+    from quant_models.archs import build_model, display_name
+    from quant_models.hsbinet import model_summary
     from quant_models.train import train
     mcfg = model_config(b.cfg, _bands_of(b.dir('data')))
     summary = model_summary(build_model(mcfg))
-    b.log(f'HS-BiNet ({mcfg.profile} profile): B={mcfg.bands} C={mcfg.hidden} blocks={mcfg.blocks} '
+    b.log(f'{display_name(mcfg)} ({mcfg.profile} profile): B={mcfg.bands} C={mcfg.hidden} blocks={mcfg.blocks} '
           f'estimator={mcfg.estimator}: {summary["parameters"]:,} parameters, '
           f'{summary["weight_memory_bits"]:,} bits of weight memory')
     r = train(mcfg, b.cfg.train, b.dir('data'), b.dir('train'), resume=b.options.get('resume', False), log=b.log,
@@ -261,9 +262,9 @@ def step_explore(b: Build) -> dict:
 
     from hw.design import load_design
     from hw.estimates.explore import explore
-    from quant_models.hsbinet import HSBiNetConfig, build_model
+    from quant_models.archs import build_model, model_config_from_dict
     design, _ = load_design(b.dir('hw'))
-    own = HSBiNetConfig(**design['model']).validate()  # validate() turns the JSON lists into tuples
+    own = model_config_from_dict(design['model'])  # validated: the JSON lists become tuples
     designs = {own.hidden: design}
     for c in sorted(set(b.options.get('hidden') or [])):
         if c < 1:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from quant_models import metrics, plots
+from quant_models.archs import display_name
 from quant_models.baselines import BASELINES
 from quant_models.common import atomic_write_json
 from quant_models.data.hpc_format import read_hpc
@@ -78,6 +79,9 @@ def evaluate(checkpoint: str | Path, test_h5: str | Path, out_dir: str | Path, l
     report = {
         'checkpoint': str(checkpoint), 'test_file': str(test_h5), 'patches': int(data.gt.shape[0]),
         'patch_shape_nchw': list(data.gt.shape[1:]), 'model': cfg.to_dict(),
+        # the trained network is the row 'hsbinet' of every table whatever its model.arch (a stable
+        # key for scripts); 'network' names it
+        'network': display_name(cfg),
         'epochs_trained': len(ckpt.get('history', [])), 'methods': results,
         'psnr_per_band': {k: v.tolist() for k, v in band_psnr.items()},
         'beats_bicubic': beats['bicubic'], 'beats': beats,
@@ -92,7 +96,7 @@ def evaluate(checkpoint: str | Path, test_h5: str | Path, out_dir: str | Path, l
     wl = None if wl is None else np.asarray(wl, dtype=float)
     bands = plots.rgb_bands(wl, cfg.bands)
     k = 0  # figures show the first test patch
-    shown = {'bicubic': data.lms[k], 'MTF-GLP': methods['mtf_glp'][k], 'HS-BiNet': fused[k]}
+    shown = {'bicubic': data.lms[k], 'MTF-GLP': methods['mtf_glp'][k], display_name(cfg): fused[k]}
     figs = {
         'composite': plots.comparison_png({'reference': data.gt[k], **shown}, bands, out_dir / 'composite.png',
                                           reference='reference'),
@@ -107,7 +111,7 @@ def evaluate(checkpoint: str | Path, test_h5: str | Path, out_dir: str | Path, l
         figs['training'] = plots.training_curves_png(ckpt['history'], out_dir / 'training.png')
     report['figures'] = {k: str(v) for k, v in figs.items()}
     atomic_write_json(out_dir / 'metrics.json', report, indent=2)  # once, after the figures: never a partial record
-    log(format_table(results, beats))
+    log(format_table(results, beats, network=display_name(cfg)))
     return report
 
 
@@ -120,13 +124,14 @@ def _better(metric: str, model: float, base: float) -> bool:
     return model > base if metric in ('psnr', 'cc', 'ssim', 'qnr') else model < base
 
 
-def format_table(results: dict, beats: dict | None = None) -> str:
+def format_table(results: dict, beats: dict | None = None, network: str = 'HS-BiNet') -> str:
     """One row per method; with ``beats`` (baseline -> {psnr, sam} -> bool) a last line saying which
-    baselines HS-BiNet beats in PSNR and SAM."""
+    baselines the trained network (row ``hsbinet``, named ``network``) beats in PSNR and SAM."""
     keys = ('psnr', 'cc', 'ssim', 'sam', 'ergas', 'qnr')
-    head = f'{"method":<10}' + ''.join(f'{k.upper():>9}' for k in keys)
-    rows = [head] + [f'{name:<10}' + ''.join(f'{r[k]:9.3f}' for k in keys) for name, r in results.items()]
+    head = f'{"method":<14}' + ''.join(f'{k.upper():>9}' for k in keys)
+    rows = [head] + [f'{network if name == "hsbinet" else name:<14}' + ''.join(f'{r[k]:9.3f}' for k in keys)
+                     for name, r in results.items()]
     if beats:
-        rows.append('hsbinet beats (PSNR/SAM): ' + ', '.join(
+        rows.append(f'{network} beats (PSNR/SAM): ' + ', '.join(
             f'{base} {"yes" if b["psnr"] else "no"}/{"yes" if b["sam"] else "no"}' for base, b in beats.items()))
     return '\n'.join(rows)

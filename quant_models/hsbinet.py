@@ -60,6 +60,7 @@ HW_CHANGES = ('H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'H7')  # docs/model.md, "Hardw
 class HSBiNetConfig:
     """Model hyper-parameters. ``bands`` = B, ``hidden`` = C, ``ratio`` = PAN/MS scale factor."""
 
+    arch: str = 'hsbinet'  # model.arch (quant_models.archs); HS-BiNet's own config
     bands: int = 191
     hidden: int = 64
     blocks: int = 4
@@ -85,6 +86,9 @@ class HSBiNetConfig:
     msfe_widths: tuple[int, int, int] | None = None
 
     def validate(self) -> 'HSBiNetConfig':
+        if self.arch != 'hsbinet':
+            raise HsbinetError('Not an HS-BiNet configuration', key='model.arch', expected="'hsbinet'",
+                               found=repr(self.arch))
         if self.profile not in PROFILES:
             raise HsbinetError('Unknown model profile', key='model.profile',
                                expected=' or '.join(PROFILES), found=repr(self.profile))
@@ -139,6 +143,7 @@ class HSBiNetConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d['arch']  # HS-BiNet checkpoints and graphs keep their old form (no arch: HS-BiNet)
         d['feature_bits'], d['io_bits'] = list(self.feature_bits), list(self.io_bits)
         if self.changes is None:
             del d['changes']  # checkpoints of the two plain profiles keep their old form
@@ -349,6 +354,10 @@ class HSBiNet(nn.Module):
         self.edge = EdgeInjector(cfg)
         self.fusion = Fusion(cfg)
 
+    def init_from_data(self, pan: Tensor) -> None:
+        """Data-dependent init before training: the edge thermometer's thresholds at PAN quantiles."""
+        self.edge.thermo.init_from_data(pan)
+
     def forward(self, ms: Tensor, pan: Tensor) -> Tensor:
         f0 = self.upsample(self.in_ms(ms))
         spectral = self.msfe(self.head(f0))
@@ -379,7 +388,7 @@ def model_summary(model: HSBiNet) -> dict:
             w = mod.conv.weight
             binary += w.numel()
             binary_bits += w.numel() + 8 * w.shape[0]
-    seen = {id(m.conv.weight) for m in model.modules() if isinstance(m, BinaryConv2d) and m.binary}
+    seen = {id(_latent(m.conv)) for m in model.modules() if isinstance(m, BinaryConv2d) and m.binary}
     for name, p in model.named_parameters():
         if '.estimator.' in name or id(p) in seen:
             continue
@@ -394,6 +403,13 @@ def model_summary(model: HSBiNet) -> dict:
         'weight_memory_bits': binary_bits + 8 * int8 + wide * other,
         'float32_equivalent_bits': 32 * total,
     }
+
+
+def _latent(conv: nn.Module) -> nn.Parameter:
+    """The stored weight parameter of a conv (under a parametrisation, e.g. S2BNet's Gabor modulation,
+    ``conv.weight`` is computed and the parameter is ``parametrizations.weight.original``)."""
+    p = getattr(conv, 'parametrizations', None)
+    return p.weight.original if p is not None and 'weight' in p else conv.weight
 
 
 def _owner(model: nn.Module, param_name: str) -> nn.Module:

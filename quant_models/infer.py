@@ -106,6 +106,8 @@ def receptive_radius(model) -> dict:
     Returns ``{'conv': c, 'upsampler': u, 'radius': c + u, 'halo': ceil((c + u) / ratio) * ratio}``.
     The spectral and the spatial (edge) chains meet at the fusion conv; the longer one counts.
     """
+    if hasattr(model, 'receptive_radius'):  # another architecture (quant_models.archs) knows its own
+        return model.receptive_radius()
     r = int(model.cfg.ratio)
     msfe, dec = model.msfe, model.decoder
     spectral = (_radius(model.head) + max(_radius(b) for b in msfe.branches) + _radius(msfe.fuse)

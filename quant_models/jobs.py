@@ -116,12 +116,12 @@ def run_job(spec: dict) -> dict:
         return old
     import torch
 
-    from quant_models.hsbinet import HSBiNetConfig
+    from quant_models.archs import model_config_from_dict
     from quant_models.train import TrainConfig, train
 
     quiet = lambda _m: None  # noqa: E731
     run_dir = Path(spec['run_dir'])
-    model = HSBiNetConfig(**spec['model']).validate()  # validate() turns the JSON lists into tuples
+    model = model_config_from_dict(spec['model'])  # validated: the JSON lists become tuples
     t0, c0 = time.perf_counter(), time.process_time()
     r = train(model, TrainConfig(**spec['train']), spec['data_dir'], run_dir, progress=False, log=quiet)
     t1, c1 = time.perf_counter(), time.process_time()

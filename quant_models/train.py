@@ -38,7 +38,8 @@ from quant_models import distributed as ddp
 from quant_models.data.dataset import PanDataset
 from quant_models.common import HsbinetError, atomic_write
 from quant_models.estimators import set_estimator_progress
-from quant_models.hsbinet import HSBiNet, HSBiNetConfig, build_model
+from quant_models.archs import build_model, model_config_from_dict
+from quant_models.hsbinet import HSBiNet, HSBiNetConfig
 
 CHECKPOINT_VERSION = 1
 
@@ -121,7 +122,7 @@ def load_checkpoint(path: str | Path) -> dict:
 def model_from_checkpoint(path_or_ckpt) -> HSBiNet:
     """Rebuild the model of a checkpoint in eval mode."""
     ckpt = path_or_ckpt if isinstance(path_or_ckpt, dict) else load_checkpoint(path_or_ckpt)
-    model = build_model(HSBiNetConfig(**ckpt['model_config']))
+    model = build_model(model_config_from_dict(ckpt['model_config']))
     model.load_state_dict(ckpt['state_dict'])
     return model.eval()
 
@@ -202,7 +203,7 @@ def _train(model_cfg: HSBiNetConfig, train_cfg: TrainConfig, data_dir: str | Pat
         # earlier would keep updating orphaned tensors.
         model.load_state_dict(ckpt['state_dict'])
     else:
-        model.edge.thermo.init_from_data(torch.from_numpy(train_set.set.pan))
+        model.init_from_data(torch.from_numpy(train_set.set.pan))
     opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=train_cfg.t0, T_mult=train_cfg.t_mult,
                                                                  eta_min=train_cfg.eta_min)

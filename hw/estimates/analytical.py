@@ -15,7 +15,9 @@ Timing model of the io_stream templates (hls4ml 1.3.0, ``conv_2d_buffer_cl`` "Li
 a K x K conv reads one padded input pixel (all channels) every ``reuse_factor`` cycles and
 emits an output pixel once its window is complete; BatchNorm/activations/adds/pads take one pixel
 per cycle (times their reuse factor); BilinearResize reads h*w LR pixels and writes H*W pixels,
-one per cycle; ChannelGate stores a frame and computes the gate (C cycles) while it replays the
+one per cycle; HaarDWT reads a pixel per cycle and writes a sub-band pixel per 2 x 2 block;
+HaarIDWT reads its first input row, then writes two output rows per input row (a pixel per cycle)
+while it reads the next row (a pixel per four cycles); ChannelGate stores a frame and computes the gate (C cycles) while it replays the
 previous frame from the other half of a ping-pong frame buffer, at its consumer's pace.
 The dataflow pipeline's frame interval is the slowest layer's cycles per frame.
 """
@@ -240,6 +242,21 @@ def _simple(layer: dict, reuse: int) -> LayerEstimate:
         e.lut = C * (ib[0] + 4) * 3.0  # per channel: two constant-weight lerps and the output add
         e.ff = C * (rb + ib[0]) * 2.0
         e.memories.append(memory(name, 'line buffer', 2 * w, C * ib[0], note=f'2 LR rows x {w} px x {C} ch x {ib[0]} bit'))
+    elif cls in ('HaarDWT', 'HaarIDWT'):
+        a = layer['attrs']
+        h, w, cin = int(a['in_height']), int(a['in_width']), int(a['in_chan'])
+        chans = int(a['out_chan']) if cls == 'HaarDWT' else cin  # the 4 sub-bands of every channel
+        e.kind = f'Haar {"DWT" if cls == "HaarDWT" else "inverse DWT"}, {cin} -> {a["out_chan"]} ch'
+        if cls == 'HaarDWT':  # one input pixel per cycle; an output after every 2 x 2 block
+            e.cycles_per_frame, e.delay_px = h * w, w + 2
+            e.memories.append(memory(name, 'line buffer', w, cin * ib[0], note=f'1 row x {w} px x {cin} ch x {ib[0]} bit'))
+        else:  # reads its first input row, then writes 2 output rows per input row while it reads the next
+            e.cycles_per_frame, e.delay_px = w + int(a['out_height']) * int(a['out_width']), w
+            e.memories.append(memory(name, 'line buffer', 2 * w, cin * ib[0],
+                                     note=f'2 rows (ping-pong) x {w} px x {cin} sub-band values x {ib[0]} bit'))
+        # per channel 8 adders/subtractors of (input + 2) bits (two butterfly stages; the halving is wiring)
+        e.lut = chans / 4 * 8 * (ib[0] + 2.0)
+        e.ff = float(int(layer['out_shape'][-1]) * rb)
     elif cls == 'ChannelGate':
         a = layer['attrs']
         H, W = int(a['height']), int(a['width'])
@@ -344,7 +361,7 @@ def _fifo_plan(layers: list[dict], delay: dict[str, int], written: bool = True,
 # last input pixel until its replay (paced by its consumer) is over. Elastic layers (activations,
 # BN, pads, Clone, Merge, Concat) move a token per cycle and follow their neighbours.
 
-UNIT_CLASSES = CONV_CLASSES + ('ChannelGate', 'BilinearResize')
+UNIT_CLASSES = CONV_CLASSES + ('ChannelGate', 'BilinearResize', 'HaarDWT', 'HaarIDWT')
 JOIN_CLASSES = ('Merge', 'Concatenate')
 FIFO_PAD = 2  # tokens added to every rule-derived depth: the hop of each token, rounding
 
@@ -441,6 +458,13 @@ def _units(layers: list[dict], by: dict, cons: dict, est: dict, P: int) -> dict[
             r, W, w = int(a['ratio']), int(a['out_width']), int(a['in_width'])
             pace = _consumer_pace(name, by, cons, est)
             units[name] = _Unit(r * W * pace, w + 1, r * W / (r * W * pace + w), 1.0, e.delay_px, slack, 0, data_width=w)
+        elif cls == 'HaarDWT':  # a pixel per cycle in; writes during odd rows only (a quarter of its reads)
+            w = int(a['in_width'])
+            units[name] = _Unit(0, w + 2, 0.25, 1.0, w, slack, 0, data_width=w)
+        elif cls == 'HaarIDWT':  # first row read alone; then a read per 4 writes; the last 2 output rows without reads
+            w, W = int(a['in_width']), int(a['out_width'])
+            pace = _consumer_pace(name, by, cons, est)
+            units[name] = _Unit(2 * W * pace, w + 1, 1 / pace, 0.25 / pace, w - 1, slack, 0, data_width=w)
     return units
 
 

@@ -19,6 +19,9 @@ reads one token from every input, or none, and writes one token to every output,
   as hls4ml does for odd kernels: (out - in) // 2 on top/left, the rest bottom/right).
 * BilinearResize (project layer, nnet_hsbinet_ext_stream.h): reads one LR row (w steps), then
   writes every HR row whose two source rows it holds (r W steps each), one token per cycle.
+* HaarDWT (project layer): one step per input pixel, a write after every second pixel of every odd
+  row; HaarIDWT: reads its first input row (w steps), then writes two output rows per input row
+  (4 w steps), reading the next row on every fourth of them.
 * ChannelGate (project layer): two processes with a ping-pong frame buffer between them, as the
   HLS code is written (a dataflow region of its own): the *store* reads the whole frame, computes
   the gate for C cycles and hands the frame over (all at once: one buffer of the two changes
@@ -133,6 +136,26 @@ def _bilinear(layer: dict) -> tuple[list[int], list[int], list[int]]:
     return reads, writes, [1] * len(reads)
 
 
+def _haar_dwt(layer: dict) -> tuple[list[int], list[int], list[int]]:
+    """A step per input pixel; a write after every second pixel of every odd row (a 2 x 2 block done)."""
+    a = layer['attrs']
+    H, W = int(a['in_height']), int(a['in_width'])
+    writes = [int(r % 2 == 1 and c % 2 == 1) for r in range(H) for c in range(W)]
+    return [1] * len(writes), writes, [1] * len(writes)
+
+
+def _haar_idwt(layer: dict) -> tuple[list[int], list[int], list[int]]:
+    """Read the first input row (w steps), then per input row write its two output rows (4 w steps),
+    reading the next row's pixels on every fourth of them."""
+    a = layer['attrs']
+    h, w = int(a['in_height']), int(a['in_width'])
+    reads, writes = [1] * w, [0] * w
+    for y in range(h):
+        reads += [int(y + 1 < h and j % 4 == 0) for j in range(4 * w)]
+        writes += [1] * (4 * w)
+    return reads, writes, [1] * len(reads)
+
+
 def _channel_gate_store(layer: dict) -> tuple[list[int], list[int], list[int]]:
     """The gate's store: read the frame, compute the gate (C cycles), hand the frame over."""
     a = layer['attrs']
@@ -174,6 +197,10 @@ def _program(layer: dict, ii: int) -> tuple[list[int], list[int], list[int]]:
         return _zero_pad(layer, ii)
     if cls == 'BilinearResize':
         return _bilinear(layer)
+    if cls == 'HaarDWT':
+        return _haar_dwt(layer)
+    if cls == 'HaarIDWT':
+        return _haar_idwt(layer)
     if cls == 'ChannelGate':
         return _channel_gate_blocks(layer) if _gate_in_blocks(layer) else _channel_gate_replay(layer)
     if cls == 'Input':
@@ -181,7 +208,8 @@ def _program(layer: dict, ii: int) -> tuple[list[int], list[int], list[int]]:
     if cls in ('Merge', 'Concatenate', 'Clone') or len(layer['inputs']) == 1:
         return _uniform(n, ii, 1, 1)
     raise HsbinetError('Layer the token simulation has no model for', key=layer['name'],
-                       expected='a conv, ZeroPadding2D, BilinearResize, ChannelGate, Clone, Merge, Concatenate or a '
+                       expected='a conv, ZeroPadding2D, BilinearResize, HaarDWT, HaarIDWT, ChannelGate, Clone, Merge, '
+                                'Concatenate or a '
                                 'one-input pixel-wise layer', found=f'class {cls} with {len(layer["inputs"])} inputs')
 
 
@@ -194,6 +222,10 @@ def steps_per_frame(layer: dict) -> int:
         return int(a['out_height']) * int(a['out_width'])
     if cls == 'BilinearResize':
         return int(a['in_height']) * int(a['in_width']) + int(a['out_height']) * int(a['out_width'])
+    if cls == 'HaarIDWT':
+        return int(a['in_width']) + int(a['out_height']) * int(a['out_width'])
+    if cls == 'HaarDWT':
+        return int(a['in_height']) * int(a['in_width'])
     if cls == 'ChannelGate':  # frame: store (read + hand-over) and replay; H8: frame + one block
         if _gate_in_blocks(layer):
             return (int(a['height']) + int(a['block_rows'])) * int(a['width'])

@@ -35,7 +35,7 @@ from quant_models.common import HsbinetError
 
 def halo_of(model_cfg: dict) -> int:
     """Halo (PAN pixels) of the model described by ``model_cfg`` (design.json's ``model``)."""
-    from quant_models.hsbinet import build_model
+    from quant_models.archs import build_model
     from quant_models.infer import receptive_radius
     return int(receptive_radius(build_model(dict(model_cfg)))['halo'])
 

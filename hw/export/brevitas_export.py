@@ -33,7 +33,7 @@ def _load_model(model_or_checkpoint) -> torch.nn.Module:
         model = model_from_checkpoint(model_or_checkpoint)
     cfg = getattr(model, 'cfg', None)
     if cfg is None or not hasattr(cfg, 'ratio') or not hasattr(cfg, 'bands'):
-        raise HsbinetError('Not an HS-BiNet model', key='model', expected='an HSBiNet (quant_models.hsbinet) '
+        raise HsbinetError('Not a model of this toolchain', key='model', expected='a model of quant_models.archs '
                            'or a checkpoint written by `hsbinet train`', found=type(model).__name__)
     if cfg.profile != 'hardware':
         raise HsbinetError('Only the hardware profile can be exported to hardware', key='model.profile',
@@ -60,8 +60,22 @@ def _check_patch(patch, ratio: int) -> tuple[int, int]:
     return H, W
 
 
+def _default_opset_first(model: ModelWrapper) -> None:
+    """Put the default ONNX domain first in ``opset_import`` (in place).
+
+    Why: qonnx's FoldConstants executes each foldable node with ``opset_import[0].version`` as the
+    ONNX opset, and the Brevitas export lists qonnx's own domain (version 2) first, so a standard
+    node to fold runs as opset 2 ("Could not find an implementation for Mul(1)"). HS-BiNet's graph
+    has no such node; S2BNet-style's Gabor modulation W * G is one when torch does not fold it
+    itself (from C = 64).
+    """
+    imports = sorted(model.model.opset_import, key=lambda o: o.domain not in ('', 'ai.onnx'))
+    del model.model.opset_import[:]
+    model.model.opset_import.extend(imports)
+
+
 def export_qonnx(model_or_checkpoint, out_path, patch=(64, 64), log: Callable[[str], None] = print) -> Path:
-    """Raw Brevitas QONNX export (NCHW, batch 1) of a hardware-profile HS-BiNet.
+    """Raw Brevitas QONNX export (NCHW, batch 1) of a hardware-profile model (any ``model.arch``).
 
     ``model_or_checkpoint``: an ``HSBiNet`` module or a checkpoint (path or loaded dict).
     ``patch``: (H, W) of the PAN input; MS is (H/ratio, W/ratio). The model is exported in eval
@@ -70,7 +84,7 @@ def export_qonnx(model_or_checkpoint, out_path, patch=(64, 64), log: Callable[[s
     model = _load_model(model_or_checkpoint)
     cfg = model.cfg
     H, W = _check_patch(patch, cfg.ratio)
-    if cfg.attention_rows and H % cfg.attention_rows:
+    if getattr(cfg, 'attention_rows', 0) and H % cfg.attention_rows:
         raise HsbinetError('The attention block does not divide the frame', key='model.attention_rows',
                            expected=f'a divisor of the PAN frame height {H}', found=str(cfg.attention_rows))
     out_path = Path(out_path)
@@ -85,15 +99,19 @@ def export_qonnx(model_or_checkpoint, out_path, patch=(64, 64), log: Callable[[s
     # H8 (block-pooled attention): the traced graph keeps the frame's GAP pattern, which
     # FuseChannelGate turns into a ChannelGate with block_rows from the model configuration carried
     # below; the final graph is then checked against this model (block-pooled) bit for bit.
-    model.decoder.export_frame_pool = True
+    decoder = getattr(model, 'decoder', None)  # HS-BiNet's; other architectures have no channel attention
+    if decoder is not None:
+        decoder.export_frame_pool = True
     try:  # torch.onnx prints its progress to stdout and warns about unrelated ops: keep it quiet
         with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter('ignore')
             brevitas_export_qonnx(model, args=(ms, pan), export_path=str(out_path))
     finally:
-        model.decoder.export_frame_pool = False
+        if decoder is not None:
+            decoder.export_frame_pool = False
         model.train(was_training)
     raw = ModelWrapper(str(out_path))
+    _default_opset_first(raw)
     raw.set_metadata_prop(MODEL_CONFIG_KEY, json.dumps(cfg.to_dict()))
     raw.save(str(out_path))
     log(f'exported raw QONNX (B={cfg.bands}, C={cfg.hidden}, PAN {H}x{W}) -> {out_path}')

@@ -17,12 +17,13 @@ from pathlib import Path
 import onnxruntime
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.cleanup import cleanup_model
 
 from hw.export.check import check_final_graph
 from hw.export.brevitas_export import MODEL_CONFIG_KEY
 from hw.export.graph import reinfer_shapes, rename_tensor, set_input_shapes
-from hw.export.passes import (FillResizeRoi, FuseChannelGate, MakeInputsChannelsLast, ResizeToBilinearResize,
+from hw.export.passes import (FillResizeRoi, FuseChannelGate, HaarToCustomOps, MakeInputsChannelsLast, ResizeToBilinearResize,
                               SinkChannelsFirstTransposes, SplitWideConcat, StripEmptyOptionalInputs)
 from quant_models.common import HsbinetError
 
@@ -47,7 +48,7 @@ def _small_spatial_shapes(nchw_inputs: dict[str, list[int]]) -> dict[str, list[i
 def build_final_qonnx(raw_path, out_path) -> Path:
     """Raw Brevitas export -> final channels-last QONNX graph for hls4ml (see module docstring).
 
-    Steps: qonnx ``cleanup_model``; qonnx ``ConvertToChannelsLastAndClean(make_input_channels_last=
+    Steps: qonnx ``cleanup_model``; :class:`HaarToCustomOps`; qonnx ``ConvertToChannelsLastAndClean(make_input_channels_last=
     True)``; :class:`MakeInputsChannelsLast`, :class:`SinkChannelsFirstTransposes`,
     :class:`ResizeToBilinearResize`, :class:`FuseChannelGate`, :class:`StripEmptyOptionalInputs`,
     :class:`FillResizeRoi` (hw.export.passes); qonnx ``cleanup_model``; inputs renamed ``ms``,
@@ -79,6 +80,7 @@ def build_final_qonnx(raw_path, out_path) -> Path:
     if small:
         model = set_input_shapes(model, small)
 
+    model = model.transform(HaarToCustomOps()).transform(InferShapes())
     model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
     model = model.transform(MakeInputsChannelsLast(work_inputs))
     model = reinfer_shapes(model)

@@ -11,7 +11,9 @@ allow, by interval arithmetic over the hls4ml layer graph:
 * BatchNormalization (weight scale folded in by hls4ml): y = s*x + b, exact f = f_x + f_s, f_b;
 * Add: ranges add, f = max; Concatenate: union; ZeroPadding/Clone: unchanged (0 included);
 * Quant (Activation with a quantizer type): its own saturating type, as exported by Brevitas;
-* BilinearResize / ChannelGate (hw.hls.ext): their own exact derivations.
+* BilinearResize / ChannelGate (hw.hls.ext): their own exact derivations;
+* HaarDWT / HaarIDWT: sums of four terms halved, f + 1; the DWT's range [min(2lo, lo-hi),
+  max(2hi, hi-lo)], the IDWT's twice the largest magnitude of its input (sub-bands mix signs).
 A type is ``fixed<W,I>`` with the fewest integer bits I that hold [lo, hi] and W = I + f: exact,
 never wrapping.
 
@@ -160,6 +162,15 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
         elif cls == 'BilinearResize':  # a convex combination: input range, more fractional bits
             src = out_of(layer)
             iv = Interval(src.lo, src.hi, src.frac + bilinear_extra_frac_bits(int(layer.get_attr('ratio'))))
+            prec['result'] = iv.fixed()
+        elif cls in ('HaarDWT', 'HaarIDWT'):  # (+-x0 +-x1 +-x2 +-x3) / 2: one more fractional bit
+            src = out_of(layer)
+            lo, hi = min(src.lo, -src.hi), max(src.hi, -src.lo)  # a term enters with either sign
+            if cls == 'HaarDWT':  # the LL band adds four same-signed terms, the others two of each sign
+                lo, hi = min(2 * src.lo, src.lo - src.hi), max(2 * src.hi, src.hi - src.lo)
+            else:
+                lo, hi = 2 * lo, 2 * hi
+            iv = Interval(lo, hi, src.frac + 1)
             prec['result'] = iv.fixed()
         elif cls == 'ChannelGate':  # exact type derived by hw.hls.ext
             iv = _prec_interval(layer.get_output_variable().type.precision)

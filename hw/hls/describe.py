@@ -15,7 +15,7 @@ from pathlib import Path
 from hw.design import DESIGN_FORMAT
 
 ATTRS = ('in_height', 'in_width', 'out_height', 'out_width', 'n_chan', 'n_filt', 'filt_height', 'filt_width',
-         'reuse_factor', 'strategy', 'ratio', 'height', 'width', 'block_rows', 'mult_impl')
+         'reuse_factor', 'strategy', 'ratio', 'height', 'width', 'block_rows', 'mult_impl', 'in_chan', 'out_chan')
 
 
 def torch_module(node) -> str | None:

@@ -200,3 +200,33 @@ def test_evaluate_rejects_a_test_file_with_the_wrong_band_count(indian_pines_dat
     write_hpc(tmp_path / 'fewer.h5', d.gt[:, :100], d.lms[:, :100], d.ms[:, :100], d.pan)
     with pytest.raises(HsbinetError, match='200'):
         evaluate(tmp_path / 'ck' / 'last.pt', tmp_path / 'fewer.h5', tmp_path / 'ev', log=lambda s: None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('arch,name,model', [
+    ('s2bnet', 'S2BNet-style', {'hidden': 8, 'blocks': 1, 'levels': 0}),
+    ('bnnpan', 'BNNPan-style', {'hidden': 4, 'blocks': 1}),
+])
+def test_other_architectures_run_bit_exact_with_a_report(tmp_path, arch, name, model):
+    # issue 12: the hardware profiles of S2BNet-style and BNNPan-style (Haar DWT/IDWT extension
+    # layers) through every named step, C-simulated bit-exact, reported as lowered
+    cfg = load_config(None, {'model': {'arch': arch, **model}, 'train': {'epochs': 1, 'time_budget_min': None},
+                             'data': {'test_patch': 32}, 'hw': {'patches': 1}})
+    out = tmp_path / 'build'
+    man = run(cfg, out=out, log=lambda s: None, progress=False)
+    assert man['status'] == 'complete' and man['verdicts']['bit_exact'] is True
+    design = json.loads((out / 'hw' / 'design.json').read_text())
+    assert design['model']['arch'] == arch and design['model']['hidden'] == model['hidden']
+    if arch == 'bnnpan':
+        assert {'HaarDWT', 'HaarIDWT'} <= {lay['class'] for lay in design['layers']}
+    report = json.loads((out / 'hw' / 'report.json').read_text())
+    assert report['design_sha256'] == design['sha256'] == man['verdicts']['csim']['design_sha256']
+    assert report['performance']['token_simulated']['deadlock'] is False
+    metrics = json.loads((out / 'eval' / 'metrics.json').read_text())
+    assert metrics['network'] == name and 'psnr' in metrics['methods']['hsbinet']
+
+
+def test_unknown_arch_is_one_paragraph(tmp_path):
+    with pytest.raises(HsbinetError) as e:
+        load_config(None, {'model': {'arch': 'bnn'}})
+    assert e.value.key == 'model.arch' and 's2bnet' in e.value.expected and 'bnnpan' in e.value.expected

@@ -37,9 +37,9 @@ def test_every_baseline_is_a_row_with_the_same_metrics(evaluated):
     on_disk = json.loads((root / 'ev' / 'metrics.json').read_text())
     assert on_disk['methods'] == report['methods'] and on_disk['beats'] == report['beats']
     table = lines[-1]
-    for name in ('hsbinet', *BASELINE_ROWS):
+    for name in ('HS-BiNet', *BASELINE_ROWS):  # the trained network's row is labelled by its name
         assert f'\n{name} ' in '\n' + table
-    assert 'hsbinet beats (PSNR/SAM): bicubic ' in table
+    assert 'HS-BiNet beats (PSNR/SAM): bicubic ' in table
     assert report['baseline_mtf'] == {'gnyq': 0.3, 'taps': 41, 'source': 'test file attributes'}
 
 

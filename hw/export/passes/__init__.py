@@ -4,7 +4,8 @@ One qonnx ``Transformation`` per module (``apply(model) -> (model, changed)``), 
 its module docstring which qonnx (or hls4ml) shortcoming it works around.
 :func:`hw.export.final_graph.build_final_qonnx` runs, in this order::
 
-    qonnx cleanup_model -> qonnx ConvertToChannelsLastAndClean(make_input_channels_last=True)
+    qonnx cleanup_model -> HaarToCustomOps                              (hw.custom_ops nodes, NHWC)
+    -> qonnx ConvertToChannelsLastAndClean(make_input_channels_last=True)
     -> MakeInputsChannelsLast -> SinkChannelsFirstTransposes             (layout: NCHW -> NHWC)
     -> ResizeToBilinearResize -> FuseChannelGate                         (hw.custom_ops nodes)
     -> SplitWideConcat -> StripEmptyOptionalInputs -> FillResizeRoi      (hls4ml parser fixes)
@@ -24,6 +25,7 @@ none.
 from hw.export.graph import QonnxPassError
 from hw.export.passes.fill_resize_roi import FillResizeRoi
 from hw.export.passes.fuse_channel_gate import FuseChannelGate
+from hw.export.passes.haar_to_custom_ops import HaarToCustomOps
 from hw.export.passes.make_inputs_channels_last import MakeInputsChannelsLast
 from hw.export.passes.pad_bands import PadBands
 from hw.export.passes.resize_to_bilinear_resize import ResizeToBilinearResize
@@ -32,5 +34,5 @@ from hw.export.passes.split_wide_concat import SplitWideConcat
 from hw.export.passes.upsample_skip_again import UpsampleSkipAgain
 from hw.export.passes.strip_empty_optional_inputs import StripEmptyOptionalInputs
 
-__all__ = ['FillResizeRoi', 'FuseChannelGate', 'MakeInputsChannelsLast', 'PadBands', 'QonnxPassError', 'ResizeToBilinearResize',
+__all__ = ['FillResizeRoi', 'FuseChannelGate', 'HaarToCustomOps', 'MakeInputsChannelsLast', 'PadBands', 'QonnxPassError', 'ResizeToBilinearResize',
            'SinkChannelsFirstTransposes', 'SplitWideConcat', 'StripEmptyOptionalInputs', 'UpsampleSkipAgain']

@@ -1,11 +1,11 @@
-"""hls4ml 1.3.0 extension layers of HS-BiNet: ``BilinearResize`` and ``ChannelGate`` (io_stream).
+"""hls4ml 1.3.0 extension layers: ``BilinearResize``, ``ChannelGate``, ``HaarDWT``, ``HaarIDWT`` (io_stream).
 
 Call :func:`register_extensions` once before ``hls4ml.utils.config_from_onnx_model`` /
 ``hls4ml.converters.convert_from_onnx_model``; it is idempotent. It registers, through hls4ml's
 extension API:
 
 - the IR layers (``hls4ml.model.layers.register_layer``): :class:`BilinearResize`,
-  :class:`ChannelGate` (``layers.py``);
+  :class:`ChannelGate`, :class:`HaarDWT`, :class:`HaarIDWT` (``layers.py``);
 - the ONNX handlers (``hls4ml.converters.register_onnx_layer_handler``), keyed on the node's
   ``op_type`` whatever its domain (``onnx_handlers.py``);
 - two backend-independent optimizer passes, inserted into hls4ml's ``parse_qonnx`` and
@@ -16,8 +16,8 @@ extension API:
   ``firmware/nnet_utils/`` of every generated project).
 
 Custom ONNX node contract (NHWC, batch 1; see hw/custom_ops.py for the reference semantics):
-``BilinearResize(X) {ratio}`` and ``ChannelGate(X, W, K) {channels, gate_frac_bits}`` with W, K
-graph initializers. hls4ml needs a shape for every node input in ``graph.value_info`` (or the
+``BilinearResize(X) {ratio}``, ``ChannelGate(X, W, K) {channels, gate_frac_bits}`` with W, K
+graph initializers, ``HaarDWT(X)`` and ``HaarIDWT(X)``. hls4ml needs a shape for every node input in ``graph.value_info`` (or the
 graph inputs/outputs): run qonnx ``InferShapes`` (it knows both ops when ``hw.custom_ops`` is
 importable) or :func:`annotate_shapes`, which adds the value_info of the custom nodes' outputs and
 of their initializer inputs.
@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import HlsExtensionError
-from .layers import BilinearResize, ChannelGate
+from .layers import BilinearResize, ChannelGate, HaarDWT, HaarIDWT
 from .onnx_shapes import annotate_shapes
 from .precision import bilinear_result_precision, gate_result_precision
 
@@ -36,6 +36,8 @@ __all__ = [
     'BilinearResize',
     'ChannelGate',
     'HEADER_PATH',
+    'HaarDWT',
+    'HaarIDWT',
     'HlsExtensionError',
     'annotate_shapes',
     'bilinear_result_precision',
@@ -65,7 +67,7 @@ def _insert_into_flow(flow_name: str, opt_name: str, before: str | None = None) 
 
 
 def register_extensions(backends=BACKENDS) -> None:
-    """Register the two layers with hls4ml (layers, ONNX handlers, passes, templates, C++ header).
+    """Register the extension layers with hls4ml (layers, ONNX handlers, passes, templates, C++ header).
 
     Safe to call any number of times. ``backends``: hls4ml backend names to register templates and
     the header on (Vivado and Vitis by default; Vitis also runs the Vivado templates).
@@ -87,7 +89,7 @@ def register_extensions(backends=BACKENDS) -> None:
     def fqn(obj):
         return f'{obj.__module__}.{obj.__qualname__}'
 
-    for cls in (BilinearResize, ChannelGate):
+    for cls in (BilinearResize, ChannelGate, HaarDWT, HaarIDWT):
         existing = layer_map.get(cls.__name__)
         if existing is not None and fqn(existing) != fqn(cls):
             raise HlsExtensionError(f'hls4ml already has a different layer named {cls.__name__}: {fqn(existing)}')

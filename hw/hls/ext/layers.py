@@ -132,3 +132,43 @@ class ChannelGate(Layer):
     def frame_buffer_bits(self) -> int:
         """Bits of one half of the ping-pong buffer: block_rows * width * n_chan (1 bit per +-1 value)."""
         return int(self.get_attr('frame_bits'))
+
+
+class _Haar(Layer):
+    """Common part of HaarDWT / HaarIDWT: input (in_height, in_width, in_chan), output (out_height,
+    out_width, out_chan); output precision the user's ``result`` precision if set by name or type,
+    else the exact ap_fixed<W+2, I+1> of the input (:func:`hw.hls.ext.precision.haar_result_precision`,
+    pass ``hsbinet_ext_infer_precision``)."""
+
+    _expected_attributes = [
+        Attribute('in_height'),
+        Attribute('in_width'),
+        Attribute('in_chan'),
+        Attribute('out_height'),
+        Attribute('out_width'),
+        Attribute('out_chan'),
+    ]
+
+    def initialize(self):
+        _check_input_shape(self, [self.get_attr('in_height'), self.get_attr('in_width'), self.get_attr('in_chan')])
+        shape = [self.get_attr('out_height'), self.get_attr('out_width'), self.get_attr('out_chan')]
+        explicit = explicit_result_precision(self)
+        self.set_attr('result_precision_source', 'config' if explicit is not None else 'derived')
+        self.add_output_variable(shape, precision=explicit if explicit is not None else UnspecifiedPrecisionType())
+
+
+class HaarDWT(_Haar):
+    """One-level Haar DWT, (H, W, C) -> (H/2, W/2, 4C), output channel 4c + k = sub-band k
+    (LL, LH, HL, HH) of channel c. Streaming: a line buffer of one input row (W x C values); an
+    output pixel after every second pixel of every odd row."""
+
+    def line_buffer_bits(self) -> int:
+        return self.get_attr('in_width') * self.get_attr('in_chan') * self.get_input_variable().type.precision.width
+
+
+class HaarIDWT(_Haar):
+    """Inverse one-level Haar DWT, (h, w, 4C) -> (2h, 2w, C). Streaming: reads an input row into a
+    line buffer (w x 4C values), then writes the two output rows it determines."""
+
+    def line_buffer_bits(self) -> int:
+        return self.get_attr('in_width') * self.get_attr('in_chan') * self.get_input_variable().type.precision.width

@@ -1,4 +1,4 @@
-// HS-BiNet hls4ml extension layers (io_stream only): BilinearResize and ChannelGate.
+// hls4ml extension layers of this project (io_stream only): BilinearResize, ChannelGate, HaarDWT, HaarIDWT.
 //
 // Registered with hls4ml by hw/hls4ml_ext (register_extensions()); the Python side writes the
 // config structs (config<N> : nnet::bilinear_resize_config / nnet::channel_gate_config) and the
@@ -390,6 +390,171 @@ void channel_gate(hls::stream<data_T> &data, hls::stream<res_T> &res,
         channel_gate_blocks<data_T, res_T, CONFIG_T>(data, res, gate_w, gate_k);
     } else {
         channel_gate_frame<data_T, res_T, CONFIG_T>(data, res, gate_w, gate_k);
+    }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// HaarDWT / HaarIDWT: one-level orthonormal Haar transform and its inverse (BNNPan-style).
+//   DWT: a = X[2i,2j], b = X[2i,2j+1], c = X[2i+1,2j], d = X[2i+1,2j+1] (per channel);
+//        Y[i,j,4c+0..3] = (a+b+c+d)/2, (a-b+c-d)/2, (a+b-c-d)/2, (a-b-c+d)/2   (LL, LH, HL, HH)
+//   IDWT: X[2i,2j] = (LL+LH+HL+HH)/2, X[2i,2j+1] = (LL-LH+HL-HH)/2,
+//         X[2i+1,2j] = (LL+LH-HL-HH)/2, X[2i+1,2j+1] = (LL-LH-HL+HH)/2
+// accum_t (config) holds a signed sum of four inputs with one more fractional bit, so the sum and
+// its halving (a right shift by one within accum_t) are exact; the cast to the output type is
+// exact when it is the derived ap_fixed<W+2, I+1>.
+// ---------------------------------------------------------------------------------------------
+
+struct haar_config {
+    static const unsigned in_height = 2;
+    static const unsigned in_width = 2;
+    static const unsigned in_chan = 1;
+    static const unsigned out_height = 1;
+    static const unsigned out_width = 1;
+    static const unsigned out_chan = 4;
+    typedef ap_fixed<32, 8> accum_t;
+};
+
+// DWT: the even row is kept in a line buffer (in_width x in_chan values), the even-column pixel of
+// an odd row in a register; every odd pixel of an odd row completes a 2 x 2 block and writes one
+// output pixel (4 in_chan values). One input word per cycle.
+template <class data_T, class res_T, typename CONFIG_T>
+void haar_dwt(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+    typedef typename data_T::value_type in_t;
+    typedef typename res_T::value_type out_t;
+    typedef typename CONFIG_T::accum_t accum_t;
+    static const unsigned H = CONFIG_T::in_height;
+    static const unsigned W = CONFIG_T::in_width;
+    static const unsigned C = CONFIG_T::in_chan;
+    static const unsigned IN_WORDS = C / data_T::size;
+    static const unsigned OUT_WORDS = 4 * C / res_T::size;
+    static_assert(H % 2 == 0 && W % 2 == 0, "haar_dwt: the input frame must be even");
+    static_assert(CONFIG_T::out_chan == 4 * C && CONFIG_T::out_height == H / 2 && CONFIG_T::out_width == W / 2,
+                  "haar_dwt: output shape");
+    static_assert(C % data_T::size == 0 && (4 * C) % res_T::size == 0, "haar_dwt: channels vs pack sizes");
+
+    in_t line[W][C];
+    #pragma HLS ARRAY_PARTITION variable = line complete dim = 2
+    in_t left[C];
+    #pragma HLS ARRAY_PARTITION variable = left complete
+    in_t px[C];
+    #pragma HLS ARRAY_PARTITION variable = px complete
+    out_t out[4 * C];
+    #pragma HLS ARRAY_PARTITION variable = out complete
+
+HaarDwtRows:
+    for (unsigned y = 0; y < H; y++) {
+    HaarDwtCols:
+        for (unsigned x = 0; x < W; x++) {
+            for (unsigned wd = 0; wd < IN_WORDS; wd++) {
+                #pragma HLS PIPELINE II = 1
+                data_T in_data = data.read();
+                for (unsigned k = 0; k < data_T::size; k++) {
+                    #pragma HLS UNROLL
+                    px[wd * data_T::size + k] = in_data[k];
+                }
+            }
+            if (y % 2 == 0) {
+                for (unsigned c = 0; c < C; c++) {
+                    #pragma HLS UNROLL
+                    line[x][c] = px[c];
+                }
+            } else if (x % 2 == 0) {
+                for (unsigned c = 0; c < C; c++) {
+                    #pragma HLS UNROLL
+                    left[c] = px[c];
+                }
+            } else {
+                for (unsigned c = 0; c < C; c++) {
+                    #pragma HLS UNROLL
+                    const accum_t a = line[x - 1][c], b = line[x][c], cc = left[c], d = px[c];
+                    const accum_t s0 = a + b, d0 = a - b, s1 = cc + d, d1 = cc - d;
+                    out[4 * c + 0] = (out_t)((accum_t)(s0 + s1) >> 1);
+                    out[4 * c + 1] = (out_t)((accum_t)(d0 + d1) >> 1);
+                    out[4 * c + 2] = (out_t)((accum_t)(s0 - s1) >> 1);
+                    out[4 * c + 3] = (out_t)((accum_t)(d0 - d1) >> 1);
+                }
+                for (unsigned wd = 0; wd < OUT_WORDS; wd++) {
+                    #pragma HLS PIPELINE II = 1
+                    res_T out_data;
+                    PRAGMA_DATA_PACK(out_data)
+                    for (unsigned k = 0; k < res_T::size; k++) {
+                        #pragma HLS UNROLL
+                        out_data[k] = out[wd * res_T::size + k];
+                    }
+                    res.write(out_data);
+                }
+            }
+        }
+    }
+}
+
+// IDWT: input row y (in_width pixels of 4 out_chan sub-band values) determines output rows 2y and
+// 2y + 1. The first input row is read alone; then, while the two output rows of row y are written
+// (4 in_width output pixels, one output word per cycle), row y + 1 is read into the other half of
+// a ping-pong line buffer, one input pixel per four output pixels, so the layer takes its input at
+// a steady quarter of its output rate instead of stalling its producer for two rows.
+template <class data_T, class res_T, typename CONFIG_T>
+void haar_idwt(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+    typedef typename data_T::value_type in_t;
+    typedef typename res_T::value_type out_t;
+    typedef typename CONFIG_T::accum_t accum_t;
+    static const unsigned h = CONFIG_T::in_height;
+    static const unsigned w = CONFIG_T::in_width;
+    static const unsigned C = CONFIG_T::out_chan;
+    static const unsigned IN_WORDS = 4 * C / data_T::size;
+    static const unsigned OUT_WORDS = C / res_T::size;
+    static_assert(CONFIG_T::in_chan == 4 * C && CONFIG_T::out_height == 2 * h && CONFIG_T::out_width == 2 * w,
+                  "haar_idwt: output shape");
+    static_assert((4 * C) % data_T::size == 0 && C % res_T::size == 0, "haar_idwt: channels vs pack sizes");
+
+    in_t line[2][w][4 * C];
+    #pragma HLS ARRAY_PARTITION variable = line complete dim = 3
+
+HaarIdwtFirstRow:
+    for (unsigned x = 0; x < w; x++) {
+        for (unsigned wd = 0; wd < IN_WORDS; wd++) {
+            #pragma HLS PIPELINE II = 1
+            data_T in_data = data.read();
+            for (unsigned k = 0; k < data_T::size; k++) {
+                #pragma HLS UNROLL
+                line[0][x][wd * data_T::size + k] = in_data[k];
+            }
+        }
+    }
+HaarIdwtRows:
+    for (unsigned y = 0; y < h; y++) {
+        const unsigned cur = y % 2, nxt = 1 - cur;
+    HaarIdwtWrite:
+        for (unsigned j = 0; j < 4 * w; j++) { // output pixel j of the two rows: row 2y + j / (2w)
+            const unsigned p = j / (2 * w), ox = j % (2 * w), x = ox / 2, q = ox % 2;
+            if (y + 1 < h && j % 4 == 0) { // the next input row, one pixel per four output pixels
+                for (unsigned wd = 0; wd < IN_WORDS; wd++) {
+                    data_T in_data = data.read();
+                    for (unsigned k = 0; k < data_T::size; k++) {
+                        #pragma HLS UNROLL
+                        line[nxt][j / 4][wd * data_T::size + k] = in_data[k];
+                    }
+                }
+            }
+            for (unsigned wd = 0; wd < OUT_WORDS; wd++) {
+                #pragma HLS PIPELINE II = 1
+                res_T out_data;
+                PRAGMA_DATA_PACK(out_data)
+                for (unsigned k = 0; k < res_T::size; k++) {
+                    #pragma HLS UNROLL
+                    const unsigned c = wd * res_T::size + k;
+                    const accum_t ll = line[cur][x][4 * c], lh = line[cur][x][4 * c + 1];
+                    const accum_t hl = line[cur][x][4 * c + 2], hh = line[cur][x][4 * c + 3];
+                    // LH enters with the sign of the column, HL with that of the row, HH with both
+                    const accum_t top = (q == 0) ? (accum_t)(ll + lh) : (accum_t)(ll - lh);
+                    const accum_t bot = (q == 0) ? (accum_t)(hl + hh) : (accum_t)(hl - hh);
+                    const accum_t sum = (p == 0) ? (accum_t)(top + bot) : (accum_t)(top - bot);
+                    out_data[k] = (out_t)(sum >> 1);
+                }
+                res.write(out_data);
+            }
+        }
     }
 }
 

@@ -136,7 +136,36 @@ def parse_channel_gate(node, input_names, input_shapes, graph):
     }
 
 
+def parse_haar(node, input_names, input_shapes, graph):
+    """HaarDWT: (1, H, W, C) -> (1, H/2, W/2, 4C), H and W even; HaarIDWT: (1, h, w, 4C) -> (1, 2h, 2w, C)."""
+    name = _layer_name(node)
+    if len(node.input) != 1 or len(node.output) != 1:
+        raise HlsExtensionError(f'{node.op_type} {name}: needs exactly one input and one output, found '
+                                f'{len(node.input)} inputs and {len(node.output)} outputs')
+    h, w, c = _nhwc(node, name, input_shapes[0])
+    if node.op_type == 'HaarDWT':
+        if h % 2 or w % 2:
+            raise HlsExtensionError(f'HaarDWT {name}: the input frame must have an even height and width; '
+                                    f'found {h} x {w}')
+        out = (h // 2, w // 2, 4 * c)
+    else:
+        if c % 4:
+            raise HlsExtensionError(f'HaarIDWT {name}: the input must hold 4 sub-bands per channel (a multiple of '
+                                    f'4 channels); found {c}')
+        out = (2 * h, 2 * w, c // 4)
+    return {
+        'class_name': node.op_type,
+        'name': name,
+        'inputs': [input_names[0]],
+        'outputs': list(node.output),
+        'in_height': h, 'in_width': w, 'in_chan': c,
+        'out_height': out[0], 'out_width': out[1], 'out_chan': out[2],
+    }
+
+
 HANDLERS = {
     'BilinearResize': parse_bilinear_resize,
     'ChannelGate': parse_channel_gate,
+    'HaarDWT': parse_haar,
+    'HaarIDWT': parse_haar,
 }

@@ -30,7 +30,7 @@ def _known_shapes(graph) -> dict[str, tuple[int, list[int]]]:
 
 
 def annotate_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Add value_info for BilinearResize/ChannelGate outputs and ChannelGate initializers (in place).
+    """Add value_info for BilinearResize/ChannelGate/HaarDWT/HaarIDWT outputs and ChannelGate initializers (in place).
 
     Nodes are visited in graph order, so chains of custom nodes are handled. Returns the model.
     """
@@ -46,7 +46,7 @@ def annotate_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
         shapes[name] = (elem_type, list(shape))
 
     for node in graph.node:
-        if node.op_type not in ('BilinearResize', 'ChannelGate'):
+        if node.op_type not in ('BilinearResize', 'ChannelGate', 'HaarDWT', 'HaarIDWT'):
             continue
         for name in node.input[1:]:
             if name in inits:
@@ -57,6 +57,10 @@ def annotate_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
         if node.op_type == 'BilinearResize':
             r = next((a.i for a in node.attribute if a.name == 'ratio'), 1)
             add(node.output[0], elem, [n, r * h, r * w, c])
+        elif node.op_type == 'HaarDWT':
+            add(node.output[0], elem, [n, h // 2, w // 2, 4 * c])
+        elif node.op_type == 'HaarIDWT':
+            add(node.output[0], elem, [n, 2 * h, 2 * w, c // 4])
         else:
             add(node.output[0], elem, [n, h, w, c])
     return model

@@ -4,8 +4,8 @@
   the ChannelGate's W and K (already read by the ONNX handler) and keeps X as its only input.
 - ``hsbinet_ext_infer_precision`` (flow ``convert``, placed before ``infer_precision_types`` so
   that hls4ml never gives these layers the model default): once the input precision is known,
-  sets BilinearResize's exact result / accumulator / weight types, and checks io_stream and the
-  input precision of both layers.
+  sets BilinearResize's exact result / accumulator / weight types and HaarDWT/HaarIDWT's exact
+  result type, and checks io_stream and the input precision of the layers.
 - ``hsbinet_per_channel_scale`` (flow ``parse_qonnx``, last): hls4ml turns every Quant with a
   non-unit scale into ApplyAlpha layers whose scale and bias are the scalar broadcast to the
   whole tensor (``QuantToAlphaMultiplyAdd``: ``np.broadcast_to(scale, inshape)``, n_filt = -1), and
@@ -32,6 +32,8 @@ from .precision import (
     bilinear_accum_precision,
     bilinear_result_precision,
     bilinear_weight_precision,
+    haar_accum_precision,
+    haar_result_precision,
     holds_exactly,
 )
 
@@ -75,7 +77,7 @@ def check_gate_input(node) -> bool:
 
 class HsbinetExtInferPrecision(OptimizerPass):
     def match(self, node):
-        if node.class_name not in ('BilinearResize', 'ChannelGate') or node.get_attr('hsbinet_ext_typed', False):
+        if node.class_name not in EXT_CLASSES or node.get_attr('hsbinet_ext_typed', False):
             return False
         inp = node.get_input_variable()
         return inp is not None and not isinstance(inp.type.precision, UnspecifiedPrecisionType)
@@ -84,10 +86,33 @@ class HsbinetExtInferPrecision(OptimizerPass):
         check_io_stream(node)
         if node.class_name == 'ChannelGate':
             check_gate_input(node)
-        else:
+        elif node.class_name == 'BilinearResize':
             set_bilinear_types(node)
+        else:
+            set_haar_types(node)
         node.set_attr('hsbinet_ext_typed', True)
         return False
+
+
+EXT_CLASSES = ('BilinearResize', 'ChannelGate', 'HaarDWT', 'HaarIDWT')
+
+
+def set_haar_types(node) -> None:
+    """HaarDWT / HaarIDWT: the exact output type (derived) or a warning if the configured one rounds."""
+    in_p = node.get_input_variable().type.precision
+    try:
+        exact = haar_result_precision(in_p)
+    except HlsExtensionError as err:
+        raise HlsExtensionError(f'{node.class_name} {node.name}: input precision {in_p}: {err}') from None
+    node.set_attr('exact_result_precision', str(exact))
+    node.set_attr('haar_accum_t', NamedType(f'{node.name}_accum_t', haar_accum_precision(in_p)))
+    out_type = node.get_output_variable().type
+    if node.get_attr('result_precision_source') == 'derived':
+        out_type.precision = exact
+    elif not holds_exactly(out_type.precision, exact):
+        warnings.warn(f'{node.class_name} {node.name}: the configured result precision {out_type.precision} does not '
+                      f'hold the exact output {exact} of input {in_p}: the output is rounded/wrapped by that type',
+                      UserWarning, stacklevel=2)
 
 
 def set_bilinear_types(node) -> None:

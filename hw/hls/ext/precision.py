@@ -14,6 +14,11 @@ BilinearResize, ratio r = 2^k
     Any r that is not a power of two has non-dyadic weights (1/3, 1/6, ...) and no exact
     fixed-point output: such a node is refused.
 
+HaarDWT / HaarIDWT (one-level orthonormal Haar transform and its inverse)
+    Every output is (+-x0 +-x1 +-x2 +-x3) / 2 of four inputs: two more integer bits for the sum of
+    four, one removed and one fractional bit added by the halving, so ap_fixed<W, I> gives exactly
+    ap_fixed<W + 2, I + 1> (ap_ufixed<W, I>: ap_fixed<W + 3, I + 2>, the differences need a sign).
+
 ChannelGate, gate fraction bits f
     Y = X * g with X in {-1, +1} and g = q / 2^f, q in [0, 2^f - 1], so Y in [-(1 - 2^-f), 1 - 2^-f]:
     exactly ap_fixed<f + 1, 1> (the contract's ap_fixed<f + 2, 2> holds it too, one bit wider).
@@ -90,6 +95,24 @@ def bilinear_weight_precision(ratio: int) -> FixedPrecisionType:
     """ap_ufixed<log2(r) + 2, 1>: every 1-D weight n / (2r), n in [0, 2r], exactly; raw bits == n."""
     k = int(math.log2(ratio))
     return FixedPrecisionType(width=k + 2, integer=1, signed=False)
+
+
+def haar_result_precision(input_precision: PrecisionType) -> FixedPrecisionType:
+    """Exact output type of HaarDWT / HaarIDWT: sums of four inputs halved, ap_fixed<W+2, I+1>
+    (signed: the detail sub-bands are differences)."""
+    w, i, s = fixed_view(input_precision)
+    if not s:  # an unsigned input: one more integer bit for the sign of the differences
+        w, i = w + 1, i + 1
+    return FixedPrecisionType(width=w + 2, integer=i + 1, signed=True)
+
+
+def haar_accum_precision(input_precision: PrecisionType) -> FixedPrecisionType:
+    """Signed type of the Haar sums before halving: ap_fixed<W+3, I+2> of the signed view of the
+    input (two integer bits for a sum of four, one fractional bit so the halving is a shift)."""
+    w, i, s = fixed_view(input_precision)
+    if not s:
+        w, i = w + 1, i + 1
+    return FixedPrecisionType(width=w + 3, integer=i + 2, signed=True)
 
 
 def gate_result_precision(frac_bits: int) -> FixedPrecisionType:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
 from .errors import HlsExtensionError
-from .layers import BilinearResize, ChannelGate
+from .layers import BilinearResize, ChannelGate, HaarDWT, HaarIDWT
 from .passes import check_gate_input, check_io_stream
-from .precision import bilinear_result_precision
+from .precision import bilinear_result_precision, haar_result_precision
 
 HEADER_NAME = 'nnet_hsbinet_ext_stream.h'
 INCLUDE = [f'nnet_utils/{HEADER_NAME}']
@@ -109,9 +109,78 @@ class ChannelGateFunctionTemplate(FunctionCallTemplate):
         return self.template.format(**params)
 
 
+haar_config_template = """struct config{index} : nnet::haar_config {{
+    static const unsigned in_height = {in_height};
+    static const unsigned in_width = {in_width};
+    static const unsigned in_chan = {in_chan};
+    static const unsigned out_height = {out_height};
+    static const unsigned out_width = {out_width};
+    static const unsigned out_chan = {out_chan};
+    typedef {accum_t} accum_t;
+}};
+"""
+
+
+class _HaarConfigTemplate(LayerConfigTemplate):
+    layer_cls = None
+
+    def __init__(self):
+        super().__init__(self.layer_cls)
+        self.name = f'hsbinet_ext_{self.layer_cls.__name__.lower()}_config_template'
+        self.template = haar_config_template
+
+    def format(self, node):
+        check_io_stream(node)
+        if node.get_attr('result_precision_source') == 'derived':
+            now = haar_result_precision(node.get_input_variable().type.precision)
+            if str(now) != str(node.get_output_variable().type.precision):
+                raise HlsExtensionError(f'{node.class_name} {node.name}: its input precision changed after the exact '
+                                        f'output type was derived ({node.get_output_variable().type.precision} vs '
+                                        f'{now}); set the input precision explicitly')
+        if node.get_attr('haar_accum_t') is None:
+            raise HlsExtensionError(f'{node.class_name} {node.name}: its types were never derived (the input '
+                                    'precision stayed unknown); give the input layer an explicit precision')
+        params = self._default_config_params(node)
+        params['accum_t'] = node.get_attr('haar_accum_t').name
+        return self.template.format(**params)
+
+
+class _HaarFunctionTemplate(FunctionCallTemplate):
+    layer_cls = None
+    function = ''
+
+    def __init__(self):
+        super().__init__(self.layer_cls, include_header=INCLUDE)
+        self.name = f'hsbinet_ext_{self.layer_cls.__name__.lower()}_function_template'
+        self.template = f'nnet::{self.function}<{{input_t}}, {{output_t}}, {{config}}>({{input}}, {{output}});'
+
+    def format(self, node):
+        return self.template.format(**self._default_function_params(node))
+
+
+class HaarDWTConfigTemplate(_HaarConfigTemplate):
+    layer_cls = HaarDWT
+
+
+class HaarIDWTConfigTemplate(_HaarConfigTemplate):
+    layer_cls = HaarIDWT
+
+
+class HaarDWTFunctionTemplate(_HaarFunctionTemplate):
+    layer_cls, function = HaarDWT, 'haar_dwt'
+
+
+class HaarIDWTFunctionTemplate(_HaarFunctionTemplate):
+    layer_cls, function = HaarIDWT, 'haar_idwt'
+
+
 TEMPLATES = (
     BilinearResizeConfigTemplate,
     BilinearResizeFunctionTemplate,
     ChannelGateConfigTemplate,
     ChannelGateFunctionTemplate,
+    HaarDWTConfigTemplate,
+    HaarDWTFunctionTemplate,
+    HaarIDWTConfigTemplate,
+    HaarIDWTFunctionTemplate,
 )

@@ -303,3 +303,35 @@ def test_bilinear_resize_between_stock_layers_with_config_from_onnx_model(tmp_pa
     x = on_grid(np.random.default_rng(7), (1, h, w, c))
     y = np.asarray(hm.predict(x)).reshape(1, r * h, r * w, c)
     assert np.array_equal(y, np.maximum(ref_bilinear(x, r), 0.0))
+
+
+# ----------------------------------------------------------------------------------- HaarDWT / HaarIDWT
+
+def haar_model(op, h, w, c):
+    out = [1, h // 2, w // 2, 4 * c] if op == 'HaarDWT' else [1, 2 * h, 2 * w, c // 4]
+    return _model([helper.make_node(op, ['x'], ['y'], name='haar', domain=DOMAIN)], [1, h, w, c], 'y', out)
+
+
+@pytest.mark.parametrize('op,h,w,c', [('HaarDWT', 4, 6, 3), ('HaarDWT', 2, 2, 1), ('HaarIDWT', 3, 2, 8),
+                                      ('HaarIDWT', 1, 1, 4)])
+def test_haar_transforms_are_bit_exact(tmp_path, op, h, w, c):
+    from hw.custom_ops import haar_dwt_nhwc, haar_idwt_nhwc
+    rng = np.random.default_rng(h * 100 + w * 10 + c)
+    x = on_grid(rng, (1, h, w, c))
+    x.reshape(-1)[:4] = [-2.0, -2.0, 2.0 - 2.0 ** -14, 2.0 - 2.0 ** -14]  # extremes of ap_fixed<16,2>
+    hm = convert(haar_model(op, h, w, c), tmp_path, hls_config={'Model': {'Precision': 'ap_fixed<16,2>',
+                                                                           'ReuseFactor': 1}})
+    assert precision_of(hm, 'haar').startswith('fixed<18,3,')  # exact: W + 2, I + 1
+    hm.compile()
+    expected = haar_dwt_nhwc(x) if op == 'HaarDWT' else haar_idwt_nhwc(x)
+    y = np.asarray(hm.predict(np.ascontiguousarray(x))).reshape(expected.shape)
+    assert np.array_equal(y, expected), np.argwhere(y != expected)[:5]
+
+
+def test_haar_transforms_refuse_odd_frames_and_partial_subbands(tmp_path):
+    with pytest.raises(HlsExtensionError, match='even height and width'):
+        convert(_model([helper.make_node('HaarDWT', ['x'], ['y'], name='haar', domain=DOMAIN)], [1, 3, 4, 2], 'y',
+                       [1, 1, 2, 8]), tmp_path)
+    with pytest.raises(HlsExtensionError, match='multiple of 4'):
+        convert(_model([helper.make_node('HaarIDWT', ['x'], ['y'], name='haar', domain=DOMAIN)], [1, 2, 2, 6], 'y',
+                       [1, 4, 4, 1]), tmp_path, name='prj2')

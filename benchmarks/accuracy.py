@@ -4,7 +4,7 @@ several seeds, mean +- std.
 
     python benchmarks/accuracy.py [--scenes abu_urban3,pavia_centre,san_diego] [--seeds 0,1,2]
         [--epochs N] [--rows hw-atiste,hw-ste,hw-reste,paper-atiste,hw-fp] [--jobs N] [--threads 1]
-        [--hidden C] [--blocks N] [--out DIR]
+        [--hidden C] [--blocks N] [--sensor worldview3|quickbird] [--out DIR]
 
 Rows (learned, one training per seed):
   ``hw-atiste``     hardware profile + ATISTE (the network the accelerator runs)
@@ -13,6 +13,10 @@ Rows (learned, one training per seed):
   ``paper-atiste``  paper profile + ATISTE
   ``hw-fp``         the hardware profile's full-precision twin (``model.binary: false``: the same
                     network, fixed-point/int8 parts included, every binarisation the identity)
+  ``s2bnet-hw``     S2BNet-style hardware profile (configs/s2bnet.yaml: C 64, 4 blocks) + ATISTE
+  ``bnnpan-hw``     BNNPan-style hardware profile (configs/bnnpan.yaml: C 32, 4 PIBF) + ATISTE
+                    (the last two are not in the default rows: ``--rows hw-atiste,s2bnet-hw,bnnpan-hw``;
+                    ``--hidden`` / ``--blocks`` override their widths too)
 and, from the evaluation of the same test split (deterministic, no seed): GSA, MTF-GLP, bicubic
 (the LMS) and bilinear (the hardware upsampler).
 
@@ -95,7 +99,15 @@ ROWS = {
                      'model': {'profile': 'paper', 'estimator': 'atiste'}},
     'hw-fp': {'label': 'HS-BiNet hardware, full-precision twin', 'category': 'Full-precision',
               'model': {'profile': 'hardware', 'estimator': 'atiste', 'binary': False}},
+    # the other binary pan-sharpeners at their configs/*.yaml settings (issue 12; not in the default rows)
+    's2bnet-hw': {'label': 'S2BNet-style hardware + ATISTE', 'category': 'Binary',
+                  'model': {'arch': 's2bnet', 'profile': 'hardware', 'estimator': 'atiste', 'hidden': 64, 'blocks': 4,
+                            'levels': 0}},
+    'bnnpan-hw': {'label': 'BNNPan-style hardware + ATISTE', 'category': 'Binary',
+                  'model': {'arch': 'bnnpan', 'profile': 'hardware', 'estimator': 'atiste', 'hidden': 32,
+                            'blocks': 4}},
 }
+DEFAULT_ROWS = ('hw-atiste', 'hw-ste', 'hw-reste', 'paper-atiste', 'hw-fp')
 #: Rows of the evaluation itself (quant_models.evaluate method name -> label, category, type).
 CLASSICAL = {
     'bicubic': ('bicubic (LMS)', 'Interpolation', '-'),
@@ -105,7 +117,8 @@ CLASSICAL = {
 }
 ESTIMATOR_NAMES = {'hw-ste': 'sign-STE', 'hw-reste': 'ReSTE'}
 #: Table order, as in the paper: full-precision methods, then the binary ones, ours last.
-TABLE_ORDER = ('bicubic', 'bilinear', 'gsa', 'mtf_glp', 'hw-fp', 'paper-atiste', 'hw-ste', 'hw-reste', 'hw-atiste')
+TABLE_ORDER = ('bicubic', 'bilinear', 'gsa', 'mtf_glp', 'hw-fp', 'bnnpan-hw', 's2bnet-hw', 'paper-atiste', 'hw-ste',
+               'hw-reste', 'hw-atiste')
 
 
 # ------------------------------------------------------------------------------------------- scenes
@@ -306,11 +319,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--seeds', default='0,1,2', help='comma-separated training seeds (>= 3 for mean +- std)')
     p.add_argument('--epochs', type=int, default=default_epochs,
                    help=f'epoch budget of every training (default: configs/default.yaml, {default_epochs})')
-    p.add_argument('--rows', default=','.join(ROWS), help='comma-separated learned rows: ' + ', '.join(ROWS))
+    p.add_argument('--rows', default=','.join(DEFAULT_ROWS),
+                   help='comma-separated learned rows (default: ' + ','.join(DEFAULT_ROWS) + '): ' + ', '.join(ROWS))
     p.add_argument('--jobs', type=int, default=_cores(),
                    help='parallel training processes (default: one per core); 1 = in this process')
     p.add_argument('--threads', type=int, default=1,
                    help='torch threads per job (default 1; results are identical for equal --threads, whatever --jobs)')
+    p.add_argument('--sensor', default=None, help='multispectral setting: every scene seen through this sensor\'s '
+                   'band passes (data.sensor: worldview3 | quickbird; needs wavelengths, e.g. indian_pines)')
     p.add_argument('--hidden', type=int, default=None, help='hidden width C (default: configs/default.yaml)')
     p.add_argument('--blocks', type=int, default=None, help='residual blocks (default: configs/default.yaml)')
     p.add_argument('--out', default=None, help='output folder (default: a new temporary folder)')
@@ -343,13 +359,16 @@ def main(argv=None) -> dict:
     out = Path(a.out or tempfile.mkdtemp(prefix='hsbinet_accuracy_'))
     out.mkdir(parents=True, exist_ok=True)
     model_over = {k: v for k, v in (('hidden', a.hidden), ('blocks', a.blocks)) if v is not None}
-    base = load_config(None, {'model': model_over, 'train': {'epochs': a.epochs, 'time_budget_min': None}})
+    base = load_config(None, {'model': model_over, 'train': {'epochs': a.epochs, 'time_budget_min': None},
+                              'data': {'sensor': a.sensor}})
     t_start = time.time()
 
     scenes: dict[str, dict] = {}
     specs, done = [], {}
     for scene in _csv(a.scenes):
         source, tag = resolve_scene(scene)
+        if a.sensor:  # the multispectral setting of the same cube is another scene of the tables
+            tag = f'{tag}-{a.sensor}'
         if tag in scenes:
             raise HsbinetError('The same scene twice', key='--scenes', found=scene)
         data_dir = out / tag / 'data'
@@ -426,7 +445,11 @@ def main(argv=None) -> dict:
         report['goals'][tag] = goals(agg)
         texts.append(scene_table(tag, agg, seeds))
     head = (f'Accuracy benchmark (paper Table 1 layout): {a.epochs} epochs per training, seeds '
-            f'{",".join(map(str, seeds))}, C={base.model.hidden}, {base.model.blocks} blocks, '
+            f'{",".join(map(str, seeds))}, HS-BiNet rows C={base.model.hidden}, {base.model.blocks} blocks'
+            + ''.join(f'; {r}: C={m["hidden"]}, {m["blocks"]} blocks'
+                      for r in rows if 'arch' in ROWS[r]['model']
+                      for m in [{**ROWS[r]['model'], **model_over}]) + ', '
+            f'{"sensor " + a.sensor + ", " if a.sensor else ""}'
             f'data {base.data.patch}x{base.data.patch} patches (test {base.data.test_patch}), ratio {base.data.ratio}; '
             f'{jobs} job(s) x {a.threads} thread(s); commit {str(report["setting"]["commit"])[:12]}'
             + (' (dirty)' if report['setting']['dirty'] else ''))

@@ -129,8 +129,8 @@ def main() -> None:
             d = out / f'C{c}_{fh}x{fw}'
             t = time.time()
             torch.manual_seed(0)
-            arch_kw = ({'attention_rows': a.attention_rows, 'msfe_widths': widths} if a.arch == 'hsbinet'
-                       else {'levels': 0})  # S2BNet-style: one scale (S6)
+            arch_kw = {'hsbinet': {'attention_rows': a.attention_rows, 'msfe_widths': widths},
+                       's2bnet': {'levels': 0}}.get(a.arch, {})  # S2BNet-style: one scale (S6)
             mcfg = config_class(a.arch)(bands=a.bands, hidden=c, blocks=a.blocks, profile='hardware', **arch_kw)
             model = build_model(mcfg).eval()
             design = design_of(model, (fh, fw), out_dir=d, folding=lambda x: plan_folding(

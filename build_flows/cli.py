@@ -41,7 +41,8 @@ def _single(a, steps, config=None, overrides=None, root=None, **kw):
 
 
 def _cmd_data(a) -> None:
-    given = (('ratio', a.ratio), ('gnyq', a.gnyq), ('patch', a.patch), ('test_patch', a.test_patch))
+    given = (('ratio', a.ratio), ('gnyq', a.gnyq), ('patch', a.patch), ('test_patch', a.test_patch),
+             ('sensor', a.sensor))
     over = {'scene': a.scene, 'seed': a.seed, 'data': {k: v for k, v in given if v is not None}}
     s = _single(a, ['data'], overrides=over, paths={'data': Path(a.out)})['data']['summary']
     print(f'wrote {a.out}/train.h5 ({s["patch_counts"]["train"]} patches), val.h5 ({s["patch_counts"]["val"]}), '
@@ -185,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--gnyq', type=float, help='MTF gain at Nyquist (default: data.gnyq, 0.3)')
     d.add_argument('--patch', type=int, help='train/val patch size in PAN pixels (default: data.patch, 32)')
     d.add_argument('--test-patch', type=int, help='test patch size in PAN pixels (default: data.test_patch, 32)')
+    d.add_argument('--sensor', help='multispectral setting: worldview3 (8 bands) or quickbird (4), synthesised '
+                   'from the cube\'s spectra with the sensor\'s band passes (default: data.sensor, none)')
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--out', required=True, help='folder for train.h5, val.h5, test.h5')
     d.set_defaults(func=_cmd_data)

@@ -37,7 +37,8 @@ DEFAULT_CONFIG = CONFIG_DIR / 'default.yaml'
 class DataConfig:
     """Wald's-protocol simulation and patching (sizes in PAN pixels), see quant_models.data.prepare.
 
-    ``stride``: train stride (None: patch/4); ``augment``: 8 dihedral flips/rotations at train time.
+    ``stride``: train stride (None: patch/4); ``augment``: 8 dihedral flips/rotations at train time;
+    ``sensor``: None (the hyperspectral cube) or a multispectral sensor (quant_models.data.sensors).
     """
     ratio: int = 4
     gnyq: float = 0.3
@@ -47,6 +48,7 @@ class DataConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.25
     augment: bool = True
+    sensor: str | None = None   # multispectral setting: worldview3 (8 bands) | quickbird (4) from the cube's spectra
 
 
 @dataclass
@@ -163,6 +165,10 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
         if not ok:
             raise HsbinetError('Config value out of range', file=src, key=key, expected=expected, found=repr(found))
     d, h = cfg.data, cfg.hw
+    try:  # the model section's own rules (e.g. S2BNet-style's one scale in hardware) before any step runs
+        cfg.model.validate()
+    except HsbinetError as e:
+        raise HsbinetError(e.what, file=src, key=e.key, expected=e.expected, found=e.found, hint=e.hint) from None
     need(d.ratio >= 2, 'data.ratio', 'an integer >= 2', d.ratio)
     need(0 < d.gnyq < 1, 'data.gnyq', 'a gain in (0, 1)', d.gnyq)
     for k in ('patch', 'test_patch'):
@@ -172,6 +178,9 @@ def _range_checks(cfg: BuildConfig, src: str) -> None:
          f'null or a positive multiple of data.ratio ({d.ratio})', d.stride)
     for k in ('val_fraction', 'test_fraction'):
         need(0 < getattr(d, k) < 1, f'data.{k}', 'a fraction in (0, 1)', getattr(d, k))
+    from quant_models.data.sensors import SENSORS
+    need(d.sensor is None or d.sensor in SENSORS, 'data.sensor', 'null (the hyperspectral cube) or ' + ' or '.join(SENSORS),
+         d.sensor)
     need(d.val_fraction + d.test_fraction < 1, 'data.test_fraction',
          f'data.val_fraction + data.test_fraction below 1 (val_fraction {d.val_fraction})', d.test_fraction)
     need(cfg.model.hidden >= 1 and cfg.model.blocks >= 0, 'model.hidden/blocks', 'hidden >= 1, blocks >= 0',

@@ -57,7 +57,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
-from quant_models.hsbinet import PROFILES
+from quant_models.model_checks import check_common
 from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act
 from quant_models.s2bnet import RPReLU, hardware_head, hardware_tail
 
@@ -88,22 +88,7 @@ class BNNPanConfig:
     binary: bool = True
 
     def validate(self) -> 'BNNPanConfig':
-        if self.arch != 'bnnpan':
-            raise HsbinetError('Not a BNNPan configuration', key='model.arch', expected="'bnnpan'",
-                               found=repr(self.arch))
-        if self.profile not in PROFILES:
-            raise HsbinetError('Unknown model profile', key='model.profile',
-                               expected=' or '.join(PROFILES), found=repr(self.profile))
-        for key in ('bands', 'hidden', 'ratio', 'prior_dim'):
-            if int(getattr(self, key)) < 1:
-                raise HsbinetError('Model size must be positive', key=f'model.{key}',
-                                   expected='an integer >= 1', found=repr(getattr(self, key)))
-        if self.blocks < 0:
-            raise HsbinetError('Negative block count', key='model.blocks', expected='>= 0', found=repr(self.blocks))
-        if not isinstance(self.binary, bool):
-            raise HsbinetError('model.binary must be true or false', key='model.binary',
-                               expected='true (binary network) or false (its full-precision twin)',
-                               found=repr(self.binary))
+        check_common(self, 'bnnpan', 'BNNPan', sizes=('bands', 'hidden', 'ratio', 'prior_dim'))
         self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
         return self
 

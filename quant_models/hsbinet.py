@@ -48,11 +48,11 @@ from brevitas import nn as qnn
 from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
+from quant_models.model_checks import check_common
 from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2,
                                  count_parameters, fixed_point_act, fixed_point_conv1x1)
 from quant_models.quantizers import act_quant
 
-PROFILES = ('paper', 'hardware')
 HW_CHANGES = ('H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'H7')  # docs/model.md, "Hardware profile: the named changes"
 
 
@@ -86,12 +86,7 @@ class HSBiNetConfig:
     msfe_widths: tuple[int, int, int] | None = None
 
     def validate(self) -> 'HSBiNetConfig':
-        if self.arch != 'hsbinet':
-            raise HsbinetError('Not an HS-BiNet configuration', key='model.arch', expected="'hsbinet'",
-                               found=repr(self.arch))
-        if self.profile not in PROFILES:
-            raise HsbinetError('Unknown model profile', key='model.profile',
-                               expected=' or '.join(PROFILES), found=repr(self.profile))
+        check_common(self, 'hsbinet', 'HS-BiNet')
         if self.changes is not None:
             self.changes = tuple(sorted(set(self.changes)))
             bad = [c for c in self.changes if c not in HW_CHANGES]
@@ -103,23 +98,12 @@ class HSBiNetConfig:
                                    key='model.changes', expected=f'omitted, or all of {", ".join(HW_CHANGES)}',
                                    found=', '.join(self.changes) or 'none',
                                    hint="use profile: paper with changes: [H1, ...] to measure single changes")
-        for key in ('bands', 'hidden', 'ratio'):
-            if int(getattr(self, key)) < 1:
-                raise HsbinetError('Model size must be positive', key=f'model.{key}',
-                                   expected='an integer >= 1', found=repr(getattr(self, key)))
-        if not isinstance(self.binary, bool):
-            raise HsbinetError('model.binary must be true or false', key='model.binary',
-                               expected='true (binary network) or false (its full-precision twin)',
-                               found=repr(self.binary))
         if not isinstance(self.attention_rows, int) or self.attention_rows < 0:
             raise HsbinetError('Bad attention block', key='model.attention_rows',
                                expected='0 (pool the whole frame) or a row count >= 1', found=repr(self.attention_rows))
         if self.attention_rows and not self.has('H5'):
             raise HsbinetError('Block-pooled attention needs the binary attention of the hardware profile',
                                key='model.attention_rows', expected='0 without H5', found=repr(self.attention_rows))
-        if self.blocks < 0:
-            raise HsbinetError('Negative block count', key='model.blocks', expected='>= 0',
-                               found=repr(self.blocks))
         if self.msfe_widths is not None:
             w = self.msfe_widths
             if (not isinstance(w, (list, tuple)) or len(w) != 3

@@ -64,7 +64,8 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from quant_models.common import HsbinetError
-from quant_models.hsbinet import PROFILES, ThermometerEncoder
+from quant_models.model_checks import check_common
+from quant_models.hsbinet import ThermometerEncoder
 from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act, fixed_point_conv1x1
 
 S2B_CHANGES = ('S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7')  # docs/model.md, "S2BNet-style"
@@ -95,27 +96,13 @@ class S2BNetConfig:
     gabor_seed: int = 0
 
     def validate(self) -> 'S2BNetConfig':
-        if self.arch != 's2bnet':
-            raise HsbinetError('Not an S2BNet configuration', key='model.arch', expected="'s2bnet'",
-                               found=repr(self.arch))
-        if self.profile not in PROFILES:
-            raise HsbinetError('Unknown model profile', key='model.profile',
-                               expected=' or '.join(PROFILES), found=repr(self.profile))
-        for key in ('bands', 'hidden', 'ratio'):
-            if int(getattr(self, key)) < 1:
-                raise HsbinetError('Model size must be positive', key=f'model.{key}',
-                                   expected='an integer >= 1', found=repr(getattr(self, key)))
-        if self.blocks < 0 or self.levels < 0:
-            raise HsbinetError('Negative block or level count', key='model.blocks/levels', expected='>= 0',
-                               found=repr((self.blocks, self.levels)))
+        check_common(self, 's2bnet', 'S2BNet')
+        if self.levels < 0:
+            raise HsbinetError('Negative level count', key='model.levels', expected='>= 0', found=repr(self.levels))
         if self.profile == 'hardware' and self.levels:
             raise HsbinetError('The S2BNet-style hardware profile has one scale (change S6)', key='model.levels',
                                expected='0 with profile: hardware', found=repr(self.levels),
                                hint='U-Net levels are a paper-profile (software) option')
-        if not isinstance(self.binary, bool):
-            raise HsbinetError('model.binary must be true or false', key='model.binary',
-                               expected='true (binary network) or false (its full-precision twin)',
-                               found=repr(self.binary))
         self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
         return self
 

@@ -25,6 +25,10 @@ _REASONS = {
                       'layer is nearest-neighbour)',
     'ChannelGate': 'project custom op (hw.custom_ops): global binary pooling + binary 1x1 + hard-sigmoid '
                    'gate needs a whole-frame buffer; no FINN HW layer',
+    'HaarDWT': 'project custom op (hw.custom_ops, BNNPan-style): FINN has no wavelet transform (a 2x2 '
+               'stride-2 grouped conv of +-1/2 kernels on a fixed-point stream)',
+    'HaarIDWT': 'project custom op (hw.custom_ops, BNNPan-style): FINN has no inverse wavelet transform '
+                '(a transposed conv)',
     'MatMul': 'MVAU needs integer input and weight datatypes; this MatMul reads a FLOAT32 tensor (output '
               'of an unconverted 16-bit Quant or of a project custom op)',
     'MultiThreshold': 'Thresholding needs an integer input datatype (input is a scaled fixed-point '

@@ -61,6 +61,7 @@ import numpy as np
 
 from quant_models.data.hpc_format import write_hpc
 from quant_models.data.readers import load_cube
+from quant_models.data.sensors import SENSORS, sensor_responses, synthesize
 from quant_models.data.wald import PAN_RANGE_NM, mtf_gain_at_nyquist, mtf_gaussian_kernel, simulate
 from quant_models.common import HsbinetError
 
@@ -147,7 +148,7 @@ def prepare_dataset(scene: str, out_dir: str | os.PathLike, ratio: int = 4, gnyq
                     patch: int = 32, test_patch: int = 64, stride: int | None = None,
                     val_fraction: float = 0.15, test_fraction: float = 0.25, seed: int = 0,
                     log: Callable[[str], None] | None = print, taps: int = 41,
-                    layout: str | None = None, augment: bool = True) -> dict:
+                    layout: str | None = None, augment: bool = True, sensor: str | None = None) -> dict:
     """Build train/val/test ``.h5`` sets from one scene with Wald's protocol.
 
     Args:
@@ -170,6 +171,10 @@ def prepare_dataset(scene: str, out_dir: str | os.PathLike, ratio: int = 4, gnyq
             rule for rank-3 arrays).
         augment: record in train.h5 that the trainer should apply the 8 dihedral
             flips/rotations (``augment`` attribute ``'dihedral8'``; ``False``: ``'none'``).
+        sensor: ``None`` (pan-sharpen the hyperspectral cube) or a multispectral sensor of
+            :data:`quant_models.data.sensors.SENSORS` (``'worldview3'``: 8 bands, ``'quickbird'``:
+            4): the reference is the cube seen through that sensor's band passes and the PAN the
+            cube seen through its PAN band (:mod:`quant_models.data.sensors`); needs wavelengths.
 
     Returns:
         summary dict: ``scene``, ``source``, ``source_sha256``, ``key``, ``orientation``,
@@ -210,6 +215,13 @@ def prepare_dataset(scene: str, out_dir: str | os.PathLike, ratio: int = 4, gnyq
     h0, w0, nb = cube.data.shape
     say(f'loaded {cube.name}: (H,W,B)=({h0},{w0},{nb}) from {cube.source} key {cube.key!r}; '
         f'{cube.orientation}')
+    responses = None
+    if sensor is not None:
+        responses = sensor_responses(sensor, cube.wavelengths_nm, cube.source)
+        say(f'multispectral setting: {sensor} ({len(responses["names"])} bands: ' +
+            ', '.join(f'{n} {int((w > 0).sum())} HS bands' for n, w in zip(responses['names'], responses['weights'])) +
+            f'; PAN {int((responses["pan_weights"] > 0).sum())} HS bands), rectangular band passes at the '
+            'published band edges')
 
     # --- crop to multiples of the ratio (keep the top-left corner)
     hh, ww = h0 - h0 % ratio, w0 - w0 % ratio
@@ -299,6 +311,12 @@ def prepare_dataset(scene: str, out_dir: str | os.PathLike, ratio: int = 4, gnyq
     }
     if cube.wavelengths_nm is not None:
         common['wavelengths_nm'] = np.asarray(cube.wavelengths_nm, dtype=np.float64)
+    if responses is not None:
+        common.update(sensor=sensor, sensor_bands=list(responses['names']), sensor_source=responses['source'],
+                      hyperspectral_wavelengths_nm=np.asarray(cube.wavelengths_nm, dtype=np.float64),
+                      wavelengths_nm=responses['centres_nm'],
+                      pan_response=f'{sensor} PAN band pass {SENSORS[sensor]["pan"][0]}-{SENSORS[sensor]["pan"][1]} nm '
+                                   'over the hyperspectral bands (rectangular); PAN not blurred')
 
     os.makedirs(out_dir, exist_ok=True)
     files, counts, shapes = {}, {}, {}
@@ -306,8 +324,13 @@ def prepare_dataset(scene: str, out_dir: str | os.PathLike, ratio: int = 4, gnyq
     cut = {}
     for split in SPLITS:
         (r0, r1), (c0, c1) = region_rows[split], region_cols[split]
-        sim = simulate(data[r0:r1, c0:c1], ratio=ratio, gnyq=gnyq,
-                       wavelengths_nm=cube.wavelengths_nm, taps=taps)
+        if responses is None:
+            sim = simulate(data[r0:r1, c0:c1], ratio=ratio, gnyq=gnyq,
+                           wavelengths_nm=cube.wavelengths_nm, taps=taps)
+        else:  # Wald on the sensor's MS reference; its PAN from the hyperspectral cube (sensor PAN band)
+            ms_ref, pan = synthesize(data[r0:r1, c0:c1], responses)
+            sim = simulate(ms_ref, ratio=ratio, gnyq=gnyq, wavelengths_nm=None, taps=taps)
+            sim['pan'], sim['pan_weights'] = pan, responses['pan_weights']
         weights = sim['pan_weights']
         size, step = sizes[split]
         arrays, corners = _cut(sim, size, step, ratio, cover_end=split == 'train')

@@ -125,7 +125,10 @@ def test_unknown_config_key_is_an_error(tmp_path):
                                        ('train:\n  epochs: 0\n', 'train.epochs'),
                                        ('hw:\n  frame: [30, 64]\n', 'hw.frame'),
                                        ('hw:\n  line_rate_hz: 1000\n', 'hw.line_rate_hz'),
-                                       ('model:\n  attention_rows: -2\n', 'model.attention_rows')])
+                                       ('model:\n  attention_rows: -2\n', 'model.attention_rows'),
+                                       ('data:\n  sensor: landsat\n', 'data.sensor'),
+                                       ('model:\n  arch: s2bnet\n  attention_rows: 4\n', 'model.attention_rows'),
+                                       ('model:\n  arch: s2bnet\n  levels: 2\n', 'model.levels')])
 def test_wrong_config_types_and_ranges_are_one_paragraph(tmp_path, text, key):
     cfg = tmp_path / 'c.yaml'
     cfg.write_text(text)

@@ -82,9 +82,14 @@ class PadBands(Transformation):
             other = n.input[1] if n.input[0] == t else n.input[0]
             if other not in band:
                 producer = model.find_producer(other)
+                # through per-tensor requantisers (S2BNet-/BNNPan-style's S7 rounds the projection to
+                # the io grid before the add): they map the padded zero bands to zero
+                while (producer is not None and producer.op_type in PASS_THROUGH
+                       and not any(_per_band(model, i, bands) for i in producer.input[1:])):
+                    producer = model.find_producer(producer.input[0])
                 if producer is None or producer.op_type != 'Conv':
                     raise QonnxPassError('A band tensor is added to something the pass cannot pad', key=n.name,
-                                         expected='a Conv output (the C -> B projection)',
+                                         expected='a Conv output (the C -> B projection), or a per-tensor Quant of one',
                                          found=producer.op_type if producer is not None else 'a graph input')
                 _pad_initializer(model, producer.input[1], axis=0, pad=pad, node=producer.name)
                 if len(producer.input) > 2 and producer.input[2]:

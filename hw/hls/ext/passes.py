@@ -97,22 +97,27 @@ class HsbinetExtInferPrecision(OptimizerPass):
 EXT_CLASSES = ('BilinearResize', 'ChannelGate', 'HaarDWT', 'HaarIDWT')
 
 
-def set_haar_types(node) -> None:
-    """HaarDWT / HaarIDWT: the exact output type (derived) or a warning if the configured one rounds."""
-    in_p = node.get_input_variable().type.precision
-    try:
-        exact = haar_result_precision(in_p)
-    except HlsExtensionError as err:
-        raise HlsExtensionError(f'{node.class_name} {node.name}: input precision {in_p}: {err}') from None
+def _set_exact_output(node, in_p, exact) -> None:
+    """The derived output type is ``exact``; a configured one that cannot hold it only warns."""
     node.set_attr('exact_result_precision', str(exact))
-    node.set_attr('haar_accum_t', NamedType(f'{node.name}_accum_t', haar_accum_precision(in_p)))
     out_type = node.get_output_variable().type
     if node.get_attr('result_precision_source') == 'derived':
         out_type.precision = exact
     elif not holds_exactly(out_type.precision, exact):
         warnings.warn(f'{node.class_name} {node.name}: the configured result precision {out_type.precision} does not '
                       f'hold the exact output {exact} of input {in_p}: the output is rounded/wrapped by that type',
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=3)
+
+
+def set_haar_types(node) -> None:
+    """HaarDWT / HaarIDWT: the exact output type and the accumulator of the sums of four."""
+    in_p = node.get_input_variable().type.precision
+    try:
+        exact, accum = haar_result_precision(in_p), haar_accum_precision(in_p)
+    except HlsExtensionError as err:
+        raise HlsExtensionError(f'{node.class_name} {node.name}: input precision {in_p}: {err}') from None
+    node.set_attr('haar_accum_t', NamedType(f'{node.name}_accum_t', accum))
+    _set_exact_output(node, in_p, exact)
 
 
 def set_bilinear_types(node) -> None:
@@ -123,16 +128,9 @@ def set_bilinear_types(node) -> None:
         accum = bilinear_accum_precision(in_p, ratio)
     except HlsExtensionError as err:
         raise HlsExtensionError(f'BilinearResize {node.name}: input precision {in_p}: {err}') from None
-    node.set_attr('exact_result_precision', str(exact))
     node.set_attr('bilinear_accum_t', NamedType(f'{node.name}_accum_t', accum))
     node.set_attr('bilinear_weight_t', NamedType(f'{node.name}_weight_t', bilinear_weight_precision(ratio)))
-    out_type = node.get_output_variable().type
-    if node.get_attr('result_precision_source') == 'derived':
-        out_type.precision = exact
-    elif not holds_exactly(out_type.precision, exact):
-        warnings.warn(f'BilinearResize {node.name}: the configured result precision {out_type.precision} does not '
-                      f'hold the exact output {exact} of input {in_p}: the output is rounded/wrapped by that type',
-                      UserWarning, stacklevel=2)
+    _set_exact_output(node, in_p, exact)
 
 
 class PerChannelScale(OptimizerPass):

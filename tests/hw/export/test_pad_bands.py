@@ -53,3 +53,23 @@ def test_the_check_can_fail_a_nonzero_padded_band_changes_the_output(odd_final):
 def test_padding_to_fewer_bands_is_refused(odd_final):
     with pytest.raises(QonnxPassError, match='fewer channels'):
         ModelWrapper(str(odd_final[1])).transform(PadBands(6))
+
+
+@pytest.mark.parametrize('arch', ['s2bnet', 'bnnpan'])
+def test_other_architectures_pad_through_the_requantised_projection(tmp_path, arch):
+    # S2BNet-/BNNPan-style round the C -> B projection to the io grid (S7) before the residual add
+    import torch
+
+    from hw.export import build_final_qonnx, export_qonnx
+    from quant_models.archs import build_model
+    torch.manual_seed(0)
+    extra = {'levels': 0} if arch == 's2bnet' else {}
+    model = build_model({'arch': arch, 'bands': 7, 'hidden': 4, 'blocks': 1, 'profile': 'hardware', **extra}).eval()
+    raw = export_qonnx(model, tmp_path / 'raw.onnx', patch=(16, 16), log=lambda s: None)
+    q = ModelWrapper(str(build_final_qonnx(raw, tmp_path / 'final.onnx')))
+    core = q.transform(PadBands(8))
+    ms, pan = grid_inputs(7, 16, seed=1)
+    ms, pan = ms.permute(0, 2, 3, 1).numpy()[:2], pan.permute(0, 2, 3, 1).numpy()[:2]
+    for i in range(2):
+        got = _run(core, np.pad(ms[i:i + 1], [(0, 0)] * 3 + [(0, 1)]), pan[i:i + 1])
+        assert np.array_equal(got[..., :7], _run(q, ms[i:i + 1], pan[i:i + 1])) and not got[..., 7:].any()

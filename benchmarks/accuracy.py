@@ -285,10 +285,17 @@ def plot(report: dict, path: Path) -> Path:
     axes[1].set_xticklabels(scenes, fontsize=8)
     axes[0].legend(fontsize=7, ncol=3, loc='lower left', bbox_to_anchor=(0, 1.02))
     st = report['setting']
-    fig.suptitle(f'{st["epochs"]} epochs, seeds {",".join(map(str, st["seeds"]))}, C={st["model"]["hidden"]}, '
-                 f'{st["model"]["blocks"]} blocks', fontsize=8, y=0.995)
+    fig.suptitle(f'{st["epochs"]} epochs, seeds {",".join(map(str, st["seeds"]))}, {widths_text(st)}', fontsize=8,
+                 y=0.995)
     fig.tight_layout()
     return atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=110))
+
+
+def widths_text(setting: dict) -> str:
+    """'C=64, 2 blocks' of the HS-BiNet rows, plus each other architecture's row width."""
+    m = setting['model']
+    return (f'C={m["hidden"]}, {m["blocks"]} blocks' + ''.join(
+        f'; {r}: C={c}, {b} blocks' for r, (c, b) in (setting.get('row_widths') or {}).items()))
 
 
 def _git_commit() -> dict:
@@ -416,6 +423,10 @@ def main(argv=None) -> dict:
                           'jobs': jobs, 'threads_per_job': a.threads, 'cores': cores,
                           'data': asdict(base.data), 'data_seed': base.seed,
                           'model': {k: v for k, v in asdict(base.model).items() if k not in ('bands', 'ratio')},
+                          # rows of another architecture train at their own width (ROWS)
+                          'row_widths': {r: [m['hidden'], m['blocks']] for r in rows if 'arch' in ROWS[r]['model']
+                                         for m in [{**ROWS[r]['model'], **model_over}]},
+                          'sensor': a.sensor,
                           'train': {k: v for k, v in asdict(base.train).items() if k not in ('seed', 'threads')},
                           'std': 'sample standard deviation over seeds (n - 1)',
                           'checkpoint_scored': 'best validation loss', **_git_commit()},
@@ -445,10 +456,7 @@ def main(argv=None) -> dict:
         report['goals'][tag] = goals(agg)
         texts.append(scene_table(tag, agg, seeds))
     head = (f'Accuracy benchmark (paper Table 1 layout): {a.epochs} epochs per training, seeds '
-            f'{",".join(map(str, seeds))}, HS-BiNet rows C={base.model.hidden}, {base.model.blocks} blocks'
-            + ''.join(f'; {r}: C={m["hidden"]}, {m["blocks"]} blocks'
-                      for r in rows if 'arch' in ROWS[r]['model']
-                      for m in [{**ROWS[r]['model'], **model_over}]) + ', '
+            f'{",".join(map(str, seeds))}, {widths_text(report["setting"])}, '
             f'{"sensor " + a.sensor + ", " if a.sensor else ""}'
             f'data {base.data.patch}x{base.data.patch} patches (test {base.data.test_patch}), ratio {base.data.ratio}; '
             f'{jobs} job(s) x {a.threads} thread(s); commit {str(report["setting"]["commit"])[:12]}'

@@ -50,14 +50,14 @@ Full-precision twin (``binary=False``): every binary conv a float conv of the sa
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
-from quant_models.model_checks import check_common
+from quant_models.model_checks import check_common, config_dict
 from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act
 from quant_models.s2bnet import RPReLU, hardware_head, hardware_tail
 
@@ -97,9 +97,7 @@ class BNNPanConfig:
         return self.profile == 'hardware' and change in BNNPAN_CHANGES
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d['feature_bits'], d['io_bits'] = list(self.feature_bits), list(self.io_bits)
-        return d
+        return config_dict(self)
 
 
 HAAR = torch.tensor([[[1., 1.], [1., 1.]], [[1., -1.], [1., -1.]], [[1., 1.], [-1., -1.]],

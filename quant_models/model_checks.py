@@ -3,9 +3,18 @@ sizes, block count, ``model.binary``): one paragraph per bad value, naming the k
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from quant_models.common import HsbinetError
 
 PROFILES = ('paper', 'hardware')
+
+
+def config_dict(cfg) -> dict:
+    """A model config dataclass as a stored dict: ``asdict`` with the fixed-point pairs as lists."""
+    d = asdict(cfg)
+    d['feature_bits'], d['io_bits'] = list(cfg.feature_bits), list(cfg.io_bits)
+    return d
 
 
 def check_common(cfg, arch: str, display: str, sizes: tuple[str, ...] = ('bands', 'hidden', 'ratio')) -> None:

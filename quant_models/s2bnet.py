@@ -56,7 +56,7 @@ kept, as HS-BiNet's twin.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +64,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from quant_models.common import HsbinetError
-from quant_models.model_checks import check_common
+from quant_models.model_checks import check_common, config_dict
 from quant_models.hsbinet import ThermometerEncoder
 from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act, fixed_point_conv1x1
 
@@ -107,13 +107,11 @@ class S2BNetConfig:
         return self
 
     def has(self, change: str) -> bool:
-        """Whether hardware-profile change ``change`` (S1..S6) is applied."""
+        """Whether hardware-profile change ``change`` (S1..S7) is applied."""
         return self.profile == 'hardware' and change in S2B_CHANGES
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d['feature_bits'], d['io_bits'] = list(self.feature_bits), list(self.io_bits)
-        return d
+        return config_dict(self)
 
 
 def tail_input_bits(channels: int) -> int:

@@ -18,8 +18,9 @@ from qonnx.transformation.base import Transformation
 
 from hw.custom_ops import DOMAIN, OPSET_VERSION, make_haar_node
 from hw.export.graph import TO_NCHW, TO_NHWC, QonnxPassError, attr
+from quant_models.bnnpan import HAAR as BNNPAN_HAAR
 
-HAAR = np.array([[[1, 1], [1, 1]], [[1, -1], [1, -1]], [[1, 1], [-1, -1]], [[1, -1], [-1, 1]]], dtype=np.float64) / 2
+HAAR = BNNPAN_HAAR.double().numpy()  # the kernels the model convolves with (LL, LH, HL, HH)
 
 
 class HaarToCustomOps(Transformation):

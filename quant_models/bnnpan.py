@@ -29,7 +29,9 @@ Paper profile (software only)::
 
 Hardware profile (streamable, exactly representable; the named changes B1-B8 of docs/model.md):
   B1 upsampler: fixed bilinear x r (HS-BiNet's H1) instead of bicubic;
-  B2 head: S2BNet-style's S2 (int8 1x1 of the 8-bit LMS plus a PAN 1x1 on 2^-6, each fixed<16,6>);
+  B2 head and tail: S2BNet-style's S2 (int8 1x1 of the 8-bit LMS plus a PAN 1x1 on 2^-6, each
+     fixed<16,6>) and S7 (fixed<W_t, 6> -> int8 1x1 C -> B -> fixed<16,2>), the ms/pan inputs and
+     the output on the io grid fixed<16,2>, instead of float 3x3 convs;
   B3 binary convs pad first, then binarise (H3);
   B4 NBC with frozen statistics: the re-normalisation is a BatchNorm of the binary branch (running
      statistics; m_f, s_f / lam and eta folded into its affine), rounded to 2^-8 at inference (H4);
@@ -40,8 +42,7 @@ Hardware profile (streamable, exactly representable; the named changes B1-B8 of 
      the layers the chain lowers (4x the binary MACs of four C -> C convs, at a quarter of the
      PAN pixel rate);
   B7 LDPC omitted: no stream can carry a prior that needs the whole frame before its first pixel;
-  B8 CDC omitted: it needs frame statistics (mean, std) before it can scale the frame's first pixel;
-  and the tail is S2BNet-style's S7 (fixed<W_t, 6> -> int8 1x1 C -> B -> fixed<16,2>).
+  B8 CDC omitted: it needs frame statistics (mean, std) before it can scale the frame's first pixel.
 Haar DWT/IDWT are exact in fixed point (coefficients +-1/2: one more fractional bit each way).
 
 Full-precision twin (``binary=False``): every binary conv a float conv of the same shape.
@@ -57,7 +58,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
-from quant_models.model_checks import check_common, config_dict
+from quant_models.model_checks import check_changes, check_common, config_dict, has_change
 from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act
 from quant_models.s2bnet import RPReLU, hardware_head, hardware_tail
 
@@ -86,15 +87,19 @@ class BNNPanConfig:
     feature_bits: tuple[int, int] = (16, 6)
     io_bits: tuple[int, int] = (16, 2)
     binary: bool = True
+    # Ablations only: hardware-profile changes on top of the paper profile (e.g. ['B7']); None = the
+    # profile's own set (hardware: B1-B8, paper: none). A lowerable model has all eight.
+    changes: tuple[str, ...] | None = None
 
     def validate(self) -> 'BNNPanConfig':
         check_common(self, 'bnnpan', 'BNNPan', sizes=('bands', 'hidden', 'ratio', 'prior_dim'))
+        check_changes(self, BNNPAN_CHANGES)
         self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
         return self
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (B1..B8) is applied."""
-        return self.profile == 'hardware' and change in BNNPAN_CHANGES
+        return has_change(self, change)
 
     def to_dict(self) -> dict:
         return config_dict(self)
@@ -165,41 +170,74 @@ class NBCRenorm(nn.Module):
 
 
 class PIBF(nn.Module):
-    """Prior-Integrated Binary Frequency module, C -> C (module docstring; B4-B8 in hardware)."""
+    """Prior-Integrated Binary Frequency module, C -> C (module docstring; B3-B8 in hardware).
+
+    Each change applies on its own (ablations): B6 stacks the sub-bands into one 4C conv (else one C
+    conv per sub-band), B5 drops the RPReLUs, B4 replaces NBC by a frozen BatchNorm and requantises
+    the output, B7 drops the FiLM of the prior, B8 drops the CDC gate (the output is then the
+    FiLM-modulated IDWT, the identity at initialisation).
+    """
 
     def __init__(self, cfg: BNNPanConfig, channels: int):
         super().__init__()
         self.cfg, C = cfg, channels
-        hw = cfg.profile == 'hardware'
+
+        def conv(c: int) -> BinaryConv2d:
+            return BinaryConv2d(c, c, 3, cfg.estimator, pad_then_binarize=cfg.has('B3'), binary=cfg.binary)
+
+        # Module names of the two plain profiles are kept (checkpoints and exported graphs): hardware
+        # conv/bn, paper convs/acts/nbc/film/cdc.
         if cfg.has('B6'):
-            self.conv = BinaryConv2d(4 * C, 4 * C, 3, cfg.estimator, pad_then_binarize=cfg.has('B3'),
-                                     binary=cfg.binary)
-            self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits)  # B4
+            self.conv = conv(4 * C)
+            if not cfg.has('B5'):
+                self.act = RPReLU(4 * C)
+            if cfg.has('B4'):
+                self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits)
+            else:
+                self.nbc = NBCRenorm(4 * C)
         else:
-            self.convs = nn.ModuleList([BinaryConv2d(C, C, 3, cfg.estimator, pad_then_binarize=cfg.has('B3'),
-                                                     binary=cfg.binary) for _ in SUBBANDS])
-            self.acts = nn.ModuleList([RPReLU(C) for _ in SUBBANDS])
-            self.nbc = nn.ModuleList([NBCRenorm(C) for _ in SUBBANDS])
-        if not hw:
+            self.convs = nn.ModuleList([conv(C) for _ in SUBBANDS])
+            if not cfg.has('B5'):
+                self.acts = nn.ModuleList([RPReLU(C) for _ in SUBBANDS])
+            if cfg.has('B4'):
+                self.bns = nn.ModuleList([FixedPointBN(C, cfg.bn_frac_bits) for _ in SUBBANDS])
+            else:
+                self.nbc = nn.ModuleList([NBCRenorm(C) for _ in SUBBANDS])
+        if not cfg.has('B7'):
             self.film = nn.Linear(cfg.prior_dim, 2 * C)  # LDPC
             with torch.no_grad():  # start as the identity: z_w = 1, z_b = 0
                 self.film.weight.zero_()
                 self.film.bias.copy_(torch.cat([torch.ones(C), torch.zeros(C)]))
+        if not cfg.has('B8'):
             self.cdc = nn.Linear(2 * C, C)
         self.requant = fixed_point_act(*cfg.feature_bits) if cfg.has('B4') else nn.Identity()
+
+    def _branch(self, xf: Tensor, i: int | None) -> Tensor:
+        """xf + norm(act(conv(xf))) of sub-band i (None: the stacked sub-bands, B6)."""
+        def part(one: str, many: str) -> nn.Module:
+            return getattr(self, one) if i is None else getattr(self, many)[i]
+        b = part('conv', 'convs')(xf)
+        if not self.cfg.has('B5'):
+            b = part('act', 'acts')(b)
+        if self.cfg.has('B4'):
+            return xf + part('bn', 'bns')(b)
+        return xf + part('nbc', 'nbc')(b, xf)
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
         sub = haar_dwt(x)
         if self.cfg.has('B6'):
-            return self.requant(haar_idwt(sub + self.bn(self.conv(sub))))
-        fixed = [xf + nbc(act(conv(xf)), xf)
-                 for xf, conv, act, nbc in zip(subbands(sub), self.convs, self.acts, self.nbc)]
-        y = haar_idwt(from_subbands(fixed))
-        zw, zb = torch.chunk(self.film(z), 2, dim=1)
-        yt = y * zw[..., None, None] + zb[..., None, None]
-        m, s = yt.abs().mean(dim=(2, 3)), yt.std(dim=(2, 3), unbiased=False)
-        gate = torch.sigmoid(self.cdc(torch.cat([m, s], dim=1)))
-        return gate[..., None, None] * yt + y
+            y = haar_idwt(self._branch(sub, None))
+        else:
+            y = haar_idwt(from_subbands([self._branch(xf, i) for i, xf in enumerate(subbands(sub))]))
+        yt = y
+        if not self.cfg.has('B7'):
+            zw, zb = torch.chunk(self.film(z), 2, dim=1)
+            yt = y * zw[..., None, None] + zb[..., None, None]
+        if not self.cfg.has('B8'):
+            m, s = yt.abs().mean(dim=(2, 3)), yt.std(dim=(2, 3), unbiased=False)
+            gate = torch.sigmoid(self.cdc(torch.cat([m, s], dim=1)))
+            yt = gate[..., None, None] * yt + y
+        return self.requant(yt)
 
 
 class PriorEncoder(nn.Module):
@@ -222,17 +260,24 @@ class BNNPan(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg.validate()
         B, C = cfg.bands, cfg.hidden
-        if cfg.profile == 'hardware':
+        if cfg.has('B2'):  # the sensor streams and the output on the fixed<io_bits> grid
             self.in_ms, self.in_pan = fixed_point_act(*cfg.io_bits), fixed_point_act(*cfg.io_bits)
             self.out = fixed_point_act(*cfg.io_bits)
-            self.upsample = BilinearUpsample(cfg.ratio)
-            self.head_ms, self.head_pan, self.head_requant = hardware_head(B, C, cfg.feature_bits)
-            self.tail = hardware_tail(C, B, cfg.feature_bits, cfg.io_bits)
         else:
             self.in_ms = self.in_pan = self.out = nn.Identity()
+        if cfg.has('B1'):
+            self.upsample = BilinearUpsample(cfg.ratio)
+        else:
             self.upsample = nn.Upsample(scale_factor=cfg.ratio, mode='bicubic', align_corners=False)
+        if cfg.has('B2'):
+            self.head_ms, self.head_pan, self.head_requant = hardware_head(B, C, cfg.feature_bits)
+        else:
             self.head = nn.Conv2d(B + 1, C, 3, padding=1)
+        if not cfg.has('B7'):
             self.prior = PriorEncoder(B + 1, C, cfg.prior_dim)
+        if cfg.has('B2'):
+            self.tail = hardware_tail(C, B, cfg.feature_bits, cfg.io_bits)
+        else:
             self.tail = nn.Conv2d(C, B, 3, padding=1)
             nn.init.zeros_(self.tail.weight)  # start as the plain upsampler (global residual)
             nn.init.zeros_(self.tail.bias)
@@ -244,11 +289,9 @@ class BNNPan(nn.Module):
     def forward(self, ms: Tensor, pan: Tensor) -> Tensor:
         lms = self.upsample(self.in_ms(ms))
         pan = self.in_pan(pan)
-        if self.cfg.profile == 'hardware':
-            x, z = self.head_requant(self.head_ms(lms) + self.head_pan(pan)), None
-        else:
-            both = torch.cat([lms, pan], dim=1)
-            x, z = self.head(both), self.prior(both)
+        both = None if self.cfg.has('B2') and self.cfg.has('B7') else torch.cat([lms, pan], dim=1)
+        x = self.head_requant(self.head_ms(lms) + self.head_pan(pan)) if self.cfg.has('B2') else self.head(both)
+        z = None if self.cfg.has('B7') else self.prior(both)
         for block in self.body:
             x = block(x, z)
         return self.out(lms + self.tail(x))
@@ -261,6 +304,6 @@ class BNNPan(nn.Module):
         radius below is then that of the convolutions only); its head and tail are 3x3.
         """
         r, n = int(self.cfg.ratio), self.cfg.blocks
-        conv = (0 if self.cfg.profile == 'hardware' else 2) + 3 * n
-        up = r if self.cfg.profile == 'hardware' else 2 * r
+        conv = (0 if self.cfg.has('B2') else 2) + 3 * n
+        up = r if self.cfg.has('B1') else 2 * r
         return {'conv': conv, 'upsampler': up, 'radius': conv + up, 'halo': math.ceil((conv + up) / r) * r}

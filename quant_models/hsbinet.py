@@ -48,7 +48,7 @@ from brevitas import nn as qnn
 from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
-from quant_models.model_checks import check_common
+from quant_models.model_checks import check_changes, check_common, has_change
 from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2,
                                  count_parameters, fixed_point_act, fixed_point_conv1x1)
 from quant_models.quantizers import act_quant
@@ -87,17 +87,7 @@ class HSBiNetConfig:
 
     def validate(self) -> 'HSBiNetConfig':
         check_common(self, 'hsbinet', 'HS-BiNet')
-        if self.changes is not None:
-            self.changes = tuple(sorted(set(self.changes)))
-            bad = [c for c in self.changes if c not in HW_CHANGES]
-            if bad:
-                raise HsbinetError('Unknown hardware-profile change', key='model.changes',
-                                   expected=f'a subset of {", ".join(HW_CHANGES)}', found=', '.join(map(str, bad)))
-            if self.profile == 'hardware' and self.changes != HW_CHANGES:
-                raise HsbinetError('The hardware profile has all its changes; ablations start from the paper profile',
-                                   key='model.changes', expected=f'omitted, or all of {", ".join(HW_CHANGES)}',
-                                   found=', '.join(self.changes) or 'none',
-                                   hint="use profile: paper with changes: [H1, ...] to measure single changes")
+        check_changes(self, HW_CHANGES)
         if not isinstance(self.attention_rows, int) or self.attention_rows < 0:
             raise HsbinetError('Bad attention block', key='model.attention_rows',
                                expected='0 (pool the whole frame) or a row count >= 1', found=repr(self.attention_rows))
@@ -121,9 +111,7 @@ class HSBiNetConfig:
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (H1..H7) is applied."""
-        if self.changes is None:
-            return self.profile == 'hardware'
-        return change in self.changes
+        return has_change(self, change)
 
     def to_dict(self) -> dict:
         d = asdict(self)

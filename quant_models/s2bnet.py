@@ -27,7 +27,7 @@ Paper profile (software only)::
     split and averaged the same way (2C -> C)
     out = LMS + conv3x3(x)                float, C -> B, zero-initialised (global residual)
 
-Hardware profile (streamable, exactly representable; the named changes S1-S6 of docs/model.md):
+Hardware profile (streamable, exactly representable; the named changes S1-S7 of docs/model.md):
   S1 upsampler: fixed bilinear x r (HS-BiNet's H1) instead of bicubic;
   S2 head: int8 1x1 projection of the 8-bit requantised upsampled cube plus a 1 -> C 1x1 projection
      of PAN with weights on a 2^-6 grid (HS-BiNet's H7 thermometer), added: a 1x1 conv of
@@ -42,7 +42,8 @@ Hardware profile (streamable, exactly representable; the named changes S1-S6 of 
      stream needs no average pool, no x2 upsamplers and no skip FIFOs across scales;
   S7 tail: an int8 1x1 C -> B projection (HS-BiNet's H6) of the features requantised to
      fixed<W_t, 6>, W_t = min(16, 18 - ceil(log2 C)) (:func:`tail_input_bits`), its output rounded
-     to the io grid fixed<16,2> before the global residual add, instead of a float 3x3 conv. Why:
+     to the io grid fixed<16,2> before the global residual add (the ms/pan inputs and the output on
+     that grid too, as HS-BiNet's H6), instead of a float 3x3 conv. Why:
      float32 PyTorch is the golden model, and it is exact only while every integer sum stays below
      2^24: a fixed<16,6> x int8 x C sum does not (measured: 13 of 204,800 outputs 1 LSB off the
      C-simulation at C = 8 with the tail on fixed<16,6>), a fixed<W_t,6> one does for any C;
@@ -64,7 +65,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from quant_models.common import HsbinetError
-from quant_models.model_checks import check_common, config_dict
+from quant_models.model_checks import check_changes, check_common, config_dict, has_change
 from quant_models.hsbinet import ThermometerEncoder
 from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act, fixed_point_conv1x1
 
@@ -94,21 +95,25 @@ class S2BNetConfig:
     io_bits: tuple[int, int] = (16, 2)
     binary: bool = True
     gabor_seed: int = 0
+    # Ablations only: hardware-profile changes on top of the paper profile (e.g. ['S6', 'S1']);
+    # None = the profile's own set (hardware: S1-S7, paper: none). A lowerable model has all seven.
+    changes: tuple[str, ...] | None = None
 
     def validate(self) -> 'S2BNetConfig':
         check_common(self, 's2bnet', 'S2BNet')
+        check_changes(self, S2B_CHANGES)
         if self.levels < 0:
             raise HsbinetError('Negative level count', key='model.levels', expected='>= 0', found=repr(self.levels))
-        if self.profile == 'hardware' and self.levels:
+        if self.has('S6') and self.levels:
             raise HsbinetError('The S2BNet-style hardware profile has one scale (change S6)', key='model.levels',
-                               expected='0 with profile: hardware', found=repr(self.levels),
-                               hint='U-Net levels are a paper-profile (software) option')
+                               expected='0 with profile: hardware (or with S6 in model.changes)',
+                               found=repr(self.levels), hint='U-Net levels are a paper-profile (software) option')
         self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
         return self
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (S1..S7) is applied."""
-        return self.profile == 'hardware' and change in S2B_CHANGES
+        return has_change(self, change)
 
     def to_dict(self) -> dict:
         return config_dict(self)
@@ -296,17 +301,22 @@ class S2BNet(nn.Module):
         self.cfg = cfg = cfg.validate()
         B, C, L = cfg.bands, cfg.hidden, cfg.levels
         seeds = _Seeds(cfg.gabor_seed)
-        hw = cfg.profile == 'hardware'
-        if hw:  # the sensor streams and the output on the fixed<io_bits> grid
+        if cfg.has('S7'):  # the sensor streams and the output on the fixed<io_bits> grid (HS-BiNet's H6)
             self.in_ms, self.in_pan = fixed_point_act(*cfg.io_bits), fixed_point_act(*cfg.io_bits)
             self.out = fixed_point_act(*cfg.io_bits)
-            self.upsample = BilinearUpsample(cfg.ratio)
-            self.head_ms, self.head_pan, self.head_requant = hardware_head(B, C, cfg.feature_bits)
-            self.tail = hardware_tail(C, B, cfg.feature_bits, cfg.io_bits)
         else:
             self.in_ms = self.in_pan = self.out = nn.Identity()
+        if cfg.has('S1'):
+            self.upsample = BilinearUpsample(cfg.ratio)
+        else:
             self.upsample = nn.Upsample(scale_factor=cfg.ratio, mode='bicubic', align_corners=False)
+        if cfg.has('S2'):
+            self.head_ms, self.head_pan, self.head_requant = hardware_head(B, C, cfg.feature_bits)
+        else:
             self.head = nn.Conv2d(B + 1, C, 3, padding=1)
+        if cfg.has('S7'):
+            self.tail = hardware_tail(C, B, cfg.feature_bits, cfg.io_bits)
+        else:
             self.tail = nn.Conv2d(C, B, 3, padding=1)
             nn.init.zeros_(self.tail.weight)  # start as the plain upsampler (global residual)
             nn.init.zeros_(self.tail.bias)
@@ -323,7 +333,7 @@ class S2BNet(nn.Module):
     def forward(self, ms: Tensor, pan: Tensor) -> Tensor:
         lms = self.upsample(self.in_ms(ms))
         pan = self.in_pan(pan)
-        if self.cfg.profile == 'hardware':
+        if self.cfg.has('S2'):
             x = self.head_requant(self.head_ms(lms) + self.head_pan(pan))
         else:
             x = self.head(torch.cat([lms, pan], dim=1))
@@ -345,9 +355,9 @@ class S2BNet(nn.Module):
         profile are 1x1; the paper's are 3x3 (1 px each).
         """
         r, L, n = int(self.cfg.ratio), self.cfg.levels, self.cfg.blocks
-        ends = 0 if self.cfg.profile == 'hardware' else 2
+        ends = (0 if self.cfg.has('S2') else 1) + (0 if self.cfg.has('S7') else 1)
         conv = ends + n * (1 << L)  # bottleneck
         for i in range(L):  # encoder + down (pool, 1 conv) + up (upsample, 1 conv) + skip (1 conv) + decoder
             conv += (2 * n + 2) * (1 << i) + 2 * (1 << (i + 1)) + (1 << i)
-        up = r if self.cfg.profile == 'hardware' else 2 * r  # bilinear: r; bicubic: 2r
+        up = r if self.cfg.has('S1') else 2 * r  # bilinear: r; bicubic: 2r
         return {'conv': conv, 'upsampler': up, 'radius': conv + up, 'halo': math.ceil((conv + up) / r) * r}

@@ -84,6 +84,16 @@ def grid_inputs(bands, pan, seed=0):
     return torch.cat([c[0] for c in cases]), torch.cat([c[1] for c in cases])
 
 
+def load_benchmark(name: str):
+    """The script benchmarks/<name>.py as a module (benchmarks/ is not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f'{name}_bench', Path(__file__).resolve().parents[1] / 'benchmarks'
+                                                  / f'{name}.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def shared_data_or_skip() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f'needs the real cubes of ../shared/data ({SHARED_DATA} is absent)')

@@ -5,7 +5,6 @@ finished folder is resumed, not retrained, and refused for another setting."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,17 +12,14 @@ import numpy as np
 import pytest
 
 from quant_models.common import HsbinetError
+from tests.conftest import load_benchmark
 
-BENCH = Path(__file__).resolve().parents[2] / 'benchmarks' / 'accuracy.py'
 KEYS = ('psnr', 'cc', 'ssim', 'sam', 'ergas')
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('accuracy_bench', BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark('accuracy')
 
 
 @pytest.fixture(scope='module')

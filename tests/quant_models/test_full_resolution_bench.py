@@ -4,7 +4,6 @@ injection is exact, interpolation is not), and the HS-BiNet row from a checkpoin
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,16 +13,12 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from quant_models.metrics import qnr
-
-BENCH = Path(__file__).resolve().parents[2] / 'benchmarks' / 'full_resolution.py'
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('full_resolution_bench', BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark('full_resolution')
 
 
 def _scene(path: Path, cube: np.ndarray) -> str:

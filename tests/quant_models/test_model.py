@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from quant_models.common import HsbinetError
-from quant_models.hsbinet import HW_CHANGES, HSBiNetConfig, build_model, model_summary
+from quant_models.hsbinet import HSBiNetConfig, build_model, model_summary
 from quant_models.layers import BinaryConv2d, FixedPointBN
 
 
@@ -92,38 +92,6 @@ def _trained_stats(model, seed=0):
     with torch.no_grad():
         model(*_inputs(seed=seed))
     return model.eval()
-
-
-def test_paper_profile_plus_all_seven_changes_is_the_hardware_profile():
-    torch.manual_seed(3)
-    hw = _trained_stats(build_model(HSBiNetConfig(bands=6, hidden=8, blocks=1, profile='hardware')))
-    torch.manual_seed(3)
-    abl = _trained_stats(build_model(HSBiNetConfig(bands=6, hidden=8, blocks=1, profile='paper', changes=HW_CHANGES)))
-    assert list(hw.state_dict()) == list(abl.state_dict())
-    abl.load_state_dict(hw.state_dict())
-    ms, pan = _inputs(seed=5)
-    with torch.no_grad():
-        assert torch.equal(hw(ms, pan), abl(ms, pan))
-
-
-@pytest.mark.parametrize('change', HW_CHANGES)
-def test_each_single_change_trains_on_top_of_the_paper_profile(change):
-    torch.manual_seed(0)
-    cfg = HSBiNetConfig(bands=6, hidden=8, blocks=1, profile='paper', changes=[change])
-    model = build_model(cfg)
-    assert cfg.has(change) and sum(cfg.has(c) for c in HW_CHANGES) == 1
-    out = model(*_inputs())
-    assert out.shape == (2, 6, 16, 16)
-    F.l1_loss(out, torch.rand_like(out)).backward()
-    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
-    assert HSBiNetConfig(**cfg.to_dict()).validate().changes == (change,)  # survives the checkpoint round trip
-
-
-def test_change_list_errors():
-    with pytest.raises(HsbinetError, match='model.changes'):
-        HSBiNetConfig(bands=4, profile='paper', changes=['H9']).validate()
-    with pytest.raises(HsbinetError, match='ablations start from the paper profile'):
-        HSBiNetConfig(bands=4, profile='hardware', changes=['H1']).validate()
 
 
 @pytest.mark.parametrize('profile', ['hardware', 'paper'])

@@ -126,7 +126,7 @@ def main() -> None:
     print(text)
     (out / 'profile_cost.md').write_text(text + '\n')
     (out / 'profile_cost.json').write_text(json.dumps({'setting': head, 'rows': rows}, indent=1))
-    _plot(rows, out / 'profile_cost.png', head, base_name)
+    _plot(rows, out / 'profile_cost.png', head.split('; test split')[0], base_name)
     print(f'wrote {out / "profile_cost.md"}, .json, .png')
 
 
@@ -134,12 +134,14 @@ def _plot(rows: dict, path: Path, title: str, base_name: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     names = [n for n in rows if n not in (base_name, 'bicubic')]
     fig, ax = plt.subplots(1, 2, figsize=(10, 0.45 * len(names) + 1.6), sharey=True)
     for axis, key, unit in ((ax[0], 'd_psnr', 'dB (higher is better)'), (ax[1], 'd_sam', 'deg (lower is better)')):
         vals = [rows[n][key] for n in names]
         axis.barh(names, vals, color=['tab:gray' if 'seed' in n else 'tab:blue' for n in names])
         axis.axvline(0, color='k', lw=0.8)
+        axis.xaxis.set_major_locator(MaxNLocator(5))
         axis.set_xlabel(f'{key[2:].upper()} vs {base_name}, {unit}')
     ax[0].invert_yaxis()
     fig.suptitle(title, fontsize=8)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from build_flows.config import load_config
 from build_flows.steps import Build, run_steps
 from quant_models.archs import ARCHS, DISPLAY
 from quant_models.bnnpan import BNNPAN_CHANGES
+from quant_models.common import HsbinetError
 from quant_models.hsbinet import HW_CHANGES
 from quant_models.s2bnet import S2B_CHANGES
 
@@ -61,6 +63,17 @@ def variants(arch: str, each: bool, unet: bool = False) -> list[tuple[str, dict,
     return v
 
 
+def _same_model_or_refuse(path: Path, stored: dict, wanted: dict) -> None:
+    """Refuse to reuse a finished model of another architecture, width or change list (the data's
+    band count and ratio are set when the model is built, so they are not compared)."""
+    drop = ('bands', 'ratio')
+    stored, wanted = ({k: v for k, v in d.items() if k not in drop} for d in (stored, wanted))
+    if stored != wanted:
+        raise HsbinetError('The output folder holds a model of another setting', file=str(path), key='model',
+                           expected=json.dumps(wanted, sort_keys=True), found=json.dumps(stored, sort_keys=True),
+                           hint='use another --out, or the setting it was run with')
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--scene', default='indian_pines')
@@ -77,7 +90,7 @@ def main() -> None:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None)
     a = p.parse_args()
-    a.hidden = a.hidden or WIDTHS[a.arch][0]
+    a.hidden = a.hidden if a.hidden is not None else WIDTHS[a.arch][0]
     a.blocks = a.blocks if a.blocks is not None else WIDTHS[a.arch][1]
     if a.epochs is None and a.minutes is None:
         a.epochs = 150  # two cosine warm-restart cycles (t0 50, t_mult 2): every model ends at the LR minimum
@@ -97,7 +110,9 @@ def main() -> None:
         done = out / f'{tag}_eval' / 'metrics.json'
         if done.is_file():  # an earlier, interrupted run of the same folder already has this model
             rep = json.loads(done.read_text())
-            epochs = torch.load(out / tag / 'last.pt', map_location='cpu', weights_only=False)['epoch'] + 1
+            ckpt = torch.load(out / tag / 'last.pt', map_location='cpu', weights_only=False)
+            _same_model_or_refuse(out / tag / 'last.pt', ckpt['model_config'], cfg.model.to_dict())
+            epochs = ckpt['epoch'] + 1
         else:
             r = run_steps(Build(out, cfg, paths={'train': out / tag, 'eval': out / f'{tag}_eval'}, log=quiet,
                                 progress=False), ['train', 'evaluate'])
@@ -151,4 +166,8 @@ def _plot(rows: dict, path: Path, title: str, base_name: str) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except HsbinetError as e:
+        print(f'error: {e.paragraph()}', file=sys.stderr)
+        raise SystemExit(2) from None

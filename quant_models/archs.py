@@ -18,6 +18,8 @@ from quant_models.s2bnet import S2BNet, S2BNetConfig
 
 ARCHS = {'hsbinet': (HSBiNetConfig, HSBiNet), 's2bnet': (S2BNetConfig, S2BNet), 'bnnpan': (BNNPanConfig, BNNPan)}
 DISPLAY = {'hsbinet': 'HS-BiNet', 's2bnet': 'S2BNet-style', 'bnnpan': 'BNNPan-style'}
+# The change that puts the ms/pan inputs and the output on the fixed<io_bits> grid (docs/model.md).
+IO_GRID_CHANGE = {'hsbinet': 'H6', 's2bnet': 'S7', 'bnnpan': 'B2'}
 
 
 def config_class(arch: str):
@@ -47,3 +49,8 @@ def build_model(cfg) -> nn.Module:
 
 def display_name(cfg) -> str:
     return DISPLAY[arch_of(cfg)]
+
+
+def has_io_grid(cfg) -> bool:
+    """Whether the model takes its ms/pan inputs on the fixed<io_bits> grid (H6, S7 or B2 applied)."""
+    return cfg.has(IO_GRID_CHANGE[arch_of(cfg)])

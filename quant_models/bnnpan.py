@@ -72,7 +72,7 @@ class BNNPanConfig:
     """BNNPan-style hyper-parameters. ``bands`` = B, ``hidden`` = C, ``ratio`` = r.
 
     ``blocks``: PIBF modules (BNNPan: 4; 2 and 6 ablated); ``prior_dim``: length of the LDPC prior
-    vector (paper profile only).
+    vector (used without B7: the paper profile and ablations that keep the prior).
     """
 
     arch: str = 'bnnpan'
@@ -88,7 +88,7 @@ class BNNPanConfig:
     io_bits: tuple[int, int] = (16, 2)
     binary: bool = True
     # Ablations only: hardware-profile changes on top of the paper profile (e.g. ['B7']); None = the
-    # profile's own set (hardware: B1-B8, paper: none). A lowerable model has all eight.
+    # profile's own set (hardware: B1-B8, paper: none). Lowering takes profile: hardware.
     changes: tuple[str, ...] | None = None
 
     def validate(self) -> 'BNNPanConfig':
@@ -99,7 +99,7 @@ class BNNPanConfig:
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (B1..B8) is applied."""
-        return has_change(self, change)
+        return has_change(self, change, BNNPAN_CHANGES)
 
     def to_dict(self) -> dict:
         return config_dict(self)
@@ -155,6 +155,19 @@ def _stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return m, torch.sqrt(x.var(dim=(2, 3), keepdim=True, unbiased=False) + NBC_EPS)
 
 
+def bn_scale_bits(channels: int) -> int:
+    """Significant bits of B4's BatchNorm scale behind a binary 3x3 conv of ``channels`` inputs.
+
+    The conv's output is a popcount of up to 9 C terms times a power-of-two weight scale: an integer
+    of ceil(log2(9 C + 1)) bits. Its BatchNorm scale a grows as large as the running variance is
+    small (measured: a = 250 on a 2^-8 grid, 16 significant bits, with a 2^-16 input grid: x * a
+    needed 26 bits, and float32 PyTorch rounded one pixel 1 LSB away from QONNX and the C-simulation).
+    With a held to 23 - ceil(log2(9 C + 1)) significant bits the product fits float32 by
+    construction; the hardware stores the same constant.
+    """
+    return 23 - math.ceil(math.log2(9 * channels + 1))
+
+
 class NBCRenorm(nn.Module):
     """Paper NBC: (s_f / lam)(x_b - m_b) / s_b + m_f + eta, statistics of the current input."""
 
@@ -192,7 +205,7 @@ class PIBF(nn.Module):
             if not cfg.has('B5'):
                 self.act = RPReLU(4 * C)
             if cfg.has('B4'):
-                self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits)
+                self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits, bn_scale_bits(4 * C))
             else:
                 self.nbc = NBCRenorm(4 * C)
         else:
@@ -200,7 +213,7 @@ class PIBF(nn.Module):
             if not cfg.has('B5'):
                 self.acts = nn.ModuleList([RPReLU(C) for _ in SUBBANDS])
             if cfg.has('B4'):
-                self.bns = nn.ModuleList([FixedPointBN(C, cfg.bn_frac_bits) for _ in SUBBANDS])
+                self.bns = nn.ModuleList([FixedPointBN(C, cfg.bn_frac_bits, bn_scale_bits(C)) for _ in SUBBANDS])
             else:
                 self.nbc = nn.ModuleList([NBCRenorm(C) for _ in SUBBANDS])
         if not cfg.has('B7'):
@@ -241,7 +254,7 @@ class PIBF(nn.Module):
 
 
 class PriorEncoder(nn.Module):
-    """LDPC's condition (paper profile): (LMS, PAN) -> (N, prior_dim) prior vector."""
+    """LDPC's condition (without B7): (LMS, PAN) -> (N, prior_dim) prior vector."""
 
     def __init__(self, cin: int, channels: int, dim: int):
         super().__init__()
@@ -300,8 +313,9 @@ class BNNPan(nn.Module):
         """Receptive-field radius in PAN pixels, as :func:`quant_models.infer.receptive_radius`.
 
         A PIBF's 3x3 conv at half resolution reaches 1 sub-band pixel = 2 PAN pixels, plus the Haar
-        block (1 pixel): 3 per block. The paper profile's LDPC and CDC see the whole frame (the
-        radius below is then that of the convolutions only); its head and tail are 3x3.
+        block (1 pixel): 3 per block. Without B4, B7 or B8 (the paper profile) NBC's statistics, the
+        LDPC prior and the CDC gate see the whole frame (the radius below is then that of the
+        convolutions only); without B2 the head and tail are 3x3.
         """
         r, n = int(self.cfg.ratio), self.cfg.blocks
         conv = (0 if self.cfg.has('B2') else 2) + 3 * n

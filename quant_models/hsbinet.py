@@ -111,7 +111,7 @@ class HSBiNetConfig:
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (H1..H7) is applied."""
-        return has_change(self, change)
+        return has_change(self, change, HW_CHANGES)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -80,6 +80,7 @@ import torch
 from torch import nn
 
 from quant_models.common import HsbinetError, atomic_write_json
+from quant_models.archs import has_io_grid
 
 Log = Callable[[str], None]
 DEFAULT_TILE = 32
@@ -434,8 +435,8 @@ def prepare_scene(scene: str, ratio: int, gnyq: float, reduced: bool, pan: str |
 
 def on_io_grid(model, *arrays: np.ndarray) -> list[np.ndarray]:
     """Arrays put on the model's fixed<io_bits> input grid (round half to even, saturate); a model
-    without that grid (no H6, the paper profile) takes them as they are."""
-    if not model.cfg.has('H6'):
+    without that grid (no H6 / S7 / B2, the paper profile) takes them as they are."""
+    if not has_io_grid(model.cfg):
         return [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
     from quant_models.layers import fixed_point_act
     q = fixed_point_act(*model.cfg.io_bits).eval()
@@ -545,7 +546,7 @@ def infer(model, scene: str, out_dir: str | os.PathLike, engine, frame: tuple[in
         'max_value': inp.max_value, 'scale': 'the .h5 holds source / max_value (negatives clipped to 0); the cube '
         'file holds source units (x max_value)', 'notes': inp.notes,
         'shapes': {'ms': list(inp.ms.shape), 'pan': list(inp.pan.shape), 'fused': list(fused.shape)},
-        'io_grid': f'fixed<{model.cfg.io_bits[0]},{model.cfg.io_bits[1]}>' if model.cfg.has('H6') else 'none (float)',
+        'io_grid': f'fixed<{model.cfg.io_bits[0]},{model.cfg.io_bits[1]}>' if has_io_grid(model.cfg) else 'none (float)',
         'tiling': tiling, 'metrics': metrics, 'georef': inp.georef.to_dict() if inp.georef is not None else None,
         'georef_source': inp.georef_note, 'format': fmt,
         'wavelengths_nm': None if cube.wavelengths_nm is None else [float(v) for v in cube.wavelengths_nm],

@@ -68,17 +68,24 @@ class FixedPointBN(nn.BatchNorm2d):
     exactly what a fixed-point multiply-add computes. frac_bits=None keeps float (paper profile).
     """
 
-    def __init__(self, channels: int, frac_bits: int | None = 10):
+    def __init__(self, channels: int, frac_bits: int | None = 10, scale_bits: int | None = None):
         super().__init__(channels)
         self.frac_bits = frac_bits
+        # scale_bits: at most this many significant bits in each rounded scale a (its LSB is then
+        # max(2^-frac_bits, 2^(floor(log2|a|) + 1 - scale_bits))), so x * a of an input with
+        # (23 - scale_bits) significant bits is exact in float32 however large a grows; None = no bound.
+        self.scale_bits = scale_bits
 
     def folded(self) -> tuple[Tensor, Tensor]:
         """Eval-mode per-channel (scale, shift), already rounded when frac_bits is set."""
         a = self.weight / torch.sqrt(self.running_var + self.eps)
         b = self.bias - self.running_mean * a
         if self.frac_bits is not None:
-            q = 2.0 ** self.frac_bits
-            a, b = torch.round(a * q) / q, torch.round(b * q) / q
+            q = torch.full_like(a, 2.0 ** self.frac_bits)
+            if self.scale_bits is not None:
+                e = torch.floor(torch.log2(a.abs().clamp_min(2.0 ** -self.frac_bits)))
+                q = torch.minimum(q, 2.0 ** (self.scale_bits - 1 - e))
+            a, b = torch.round(a * q) / q, torch.round(b * 2.0 ** self.frac_bits) / 2.0 ** self.frac_bits
         return a, b
 
     def forward(self, x: Tensor) -> Tensor:

@@ -16,9 +16,9 @@ def config_dict(cfg) -> dict:
     ablation list as lists (no ``changes`` key for the profile's own set)."""
     d = asdict(cfg)
     d['feature_bits'], d['io_bits'] = list(cfg.feature_bits), list(cfg.io_bits)
-    if d.get('changes', 0) is None:
+    if cfg.changes is None:
         del d['changes']  # the two plain profiles keep their stored form
-    elif 'changes' in d:
+    else:
         d['changes'] = list(cfg.changes)
     return d
 
@@ -57,6 +57,9 @@ def check_changes(cfg, all_changes: tuple[str, ...]) -> None:
     if isinstance(cfg.changes, str) or not isinstance(cfg.changes, (list, tuple)):
         raise HsbinetError('Bad hardware-profile change list', key='model.changes',
                            expected=f'a list, a subset of {", ".join(all_changes)}', found=repr(cfg.changes))
+    if not all(isinstance(c, str) for c in cfg.changes):
+        raise HsbinetError('Bad hardware-profile change list', key='model.changes',
+                           expected=f'names, a subset of {", ".join(all_changes)}', found=repr(list(cfg.changes)))
     cfg.changes = tuple(sorted(set(cfg.changes)))
     bad = [c for c in cfg.changes if c not in all_changes]
     if bad:
@@ -69,9 +72,12 @@ def check_changes(cfg, all_changes: tuple[str, ...]) -> None:
                            hint=f'use profile: paper with changes: [{all_changes[0]}, ...] to measure single changes')
 
 
-def has_change(cfg, change: str) -> bool:
-    """Whether hardware-profile change ``change`` applies: the profile's own set when
-    ``cfg.changes`` is None (hardware: all, paper: none), else membership in the list."""
+def has_change(cfg, change: str, all_changes: tuple[str, ...]) -> bool:
+    """Whether hardware-profile change ``change`` applies: never for a name that is not one of the
+    architecture's ``all_changes``; else the profile's own set when ``cfg.changes`` is None
+    (hardware: all, paper: none), or membership in the list."""
+    if change not in all_changes:
+        return False
     if cfg.changes is None:
         return cfg.profile == 'hardware'
     return change in cfg.changes

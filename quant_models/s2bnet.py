@@ -96,7 +96,7 @@ class S2BNetConfig:
     binary: bool = True
     gabor_seed: int = 0
     # Ablations only: hardware-profile changes on top of the paper profile (e.g. ['S6', 'S1']);
-    # None = the profile's own set (hardware: S1-S7, paper: none). A lowerable model has all seven.
+    # None = the profile's own set (hardware: S1-S7, paper: none). Lowering takes profile: hardware.
     changes: tuple[str, ...] | None = None
 
     def validate(self) -> 'S2BNetConfig':
@@ -105,15 +105,15 @@ class S2BNetConfig:
         if self.levels < 0:
             raise HsbinetError('Negative level count', key='model.levels', expected='>= 0', found=repr(self.levels))
         if self.has('S6') and self.levels:
-            raise HsbinetError('The S2BNet-style hardware profile has one scale (change S6)', key='model.levels',
-                               expected='0 with profile: hardware (or with S6 in model.changes)',
-                               found=repr(self.levels), hint='U-Net levels are a paper-profile (software) option')
+            raise HsbinetError('Change S6 (the hardware profile\'s one scale) takes no U-Net levels', key='model.levels',
+                               expected='0 with profile: hardware or with S6 in model.changes', found=repr(self.levels),
+                               hint='set levels: 0, or use profile: paper without S6 for the U-Net (software only)')
         self.feature_bits, self.io_bits = tuple(self.feature_bits), tuple(self.io_bits)
         return self
 
     def has(self, change: str) -> bool:
         """Whether hardware-profile change ``change`` (S1..S7) is applied."""
-        return has_change(self, change)
+        return has_change(self, change, S2B_CHANGES)
 
     def to_dict(self) -> dict:
         return config_dict(self)

@@ -33,3 +33,13 @@ def test_each_row_is_one_change_on_the_base(bench, arch, base):
 def test_s2bnet_unet_base(bench):
     rows = bench.variants('s2bnet', each=False, unet=True)
     assert [r[0] for r in rows] == ['paper', 'hardware'] and rows[0][1]['levels'] == 2
+
+
+def test_a_finished_model_of_another_setting_is_not_reused(bench, tmp_path):
+    from quant_models.common import HsbinetError
+    a = {'arch': 'bnnpan', 'bands': 200, 'ratio': 4, 'hidden': 32, 'changes': ['B7']}
+    bench._same_model_or_refuse(tmp_path, a, {**a, 'bands': 8})  # the data's bands are not the model's setting
+    with pytest.raises(HsbinetError, match='another setting'):
+        bench._same_model_or_refuse(tmp_path, a, {**a, 'arch': 'hsbinet'})
+    with pytest.raises(HsbinetError, match='another setting'):
+        bench._same_model_or_refuse(tmp_path, a, {**a, 'changes': ['B8']})

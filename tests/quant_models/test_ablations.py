@@ -52,6 +52,22 @@ def test_each_single_change_trains_on_top_of_the_paper_profile(arch, change):
     assert model_config_from_dict(cfg.to_dict()).changes == (change,)  # survives the checkpoint round trip
 
 
+@pytest.mark.parametrize('arch,change', CASES)
+def test_every_change_but_one_trains(arch, change):
+    """The mixed combinations (e.g. BNNPan-style's stacked sub-bands with NBC, or per-sub-band
+    convs with frozen BatchNorms) build, run and train."""
+    torch.manual_seed(0)
+    rest = [c for c in CHANGES[arch] if c != change]
+    cfg = model_config_from_dict(_cfg(arch, profile='paper', changes=rest))
+    model = build_model(cfg)
+    assert [c for c in CHANGES[arch] if not cfg.has(c)] == [change]
+    out = model(*_inputs())
+    assert out.shape == (2, 5, 16, 16)
+    F.l1_loss(out, torch.rand_like(out)).backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, missing
+
+
 @pytest.mark.parametrize('arch', sorted(CHANGES))
 def test_paper_profile_plus_every_change_is_the_hardware_profile(arch):
     torch.manual_seed(3)
@@ -78,6 +94,11 @@ def test_change_list_errors(arch):
         model_config_from_dict(_cfg(arch, profile='paper', changes=['X9']))
     with pytest.raises(HsbinetError, match='model.changes'):
         model_config_from_dict(_cfg(arch, profile='paper', changes=first))  # a string, not a list
+    for bad in ([1, first], [[first]]):  # not names
+        with pytest.raises(HsbinetError, match='model.changes'):
+            model_config_from_dict(_cfg(arch, profile='paper', changes=bad))
+    other = next(cs[0] for a, cs in CHANGES.items() if a != arch)
+    assert not build_model(_cfg(arch, profile='hardware')).cfg.has(other)  # another network's change
     with pytest.raises(HsbinetError, match='ablations start from the paper profile'):
         model_config_from_dict(_cfg(arch, profile='hardware', changes=[first]))
 

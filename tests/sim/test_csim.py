@@ -115,3 +115,27 @@ def test_csim_refuses_a_checkpoint_of_another_model(small_model, small_lowered, 
     torch.save({'model_config': other.cfg.to_dict(), 'state_dict': other.state_dict()}, tmp_path / 'o.pt')
     with pytest.raises(HsbinetError, match='model.hidden'):
         run_csim(small_lowered, tmp_path / 'o.pt', _small_test_file(tmp_path, small_model), tmp_path / 'v', log=QUIET)
+
+
+def test_a_float32_golden_model_that_departs_from_qonnx_and_csim_gives_a_red_verdict_not_a_crash(
+        small_model, small_lowered, tmp_path, monkeypatch):
+    """Measured on a BNNPan-style build (2026-12-03): C-simulation == QONNX, PyTorch 1 LSB off in one
+    pixel. The verdict is red, names torch as the odd one out, and nothing raises."""
+    import sim.csim as csim
+    real = csim.golden_vectors
+
+    def torch_one_lsb_off(*args, **kw):
+        g = real(*args, **kw)
+        g['torch_nhwc'] = g['torch_nhwc'].copy()
+        g['torch_nhwc'][0, 3, 5, 1] += 2.0 ** -14
+        return g
+
+    monkeypatch.setattr(csim, 'golden_vectors', torch_one_lsb_off)
+    torch.save({'model_config': small_model.cfg.to_dict(), 'state_dict': small_model.state_dict()}, tmp_path / 'm.pt')
+    said = []
+    v = run_csim(small_lowered, tmp_path / 'm.pt', _small_test_file(tmp_path, small_model), tmp_path / 'v',
+                 log=said.append)
+    assert v['bit_exact'] is False
+    by_pair = {(c['reference'], c['candidate']): c['mismatches'] for c in v['comparisons']}
+    assert by_pair[('qonnx', 'csim')] == 0 and by_pair[('torch', 'qonnx')] == 1 and by_pair[('torch', 'csim')] == 1
+    assert any('PyTorch (float32) differs' in line for line in said)

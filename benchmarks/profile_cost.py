@@ -32,14 +32,10 @@ import torch
 
 from build_flows.config import load_config
 from build_flows.steps import Build, run_steps
-from quant_models.archs import ARCHS, DISPLAY
-from quant_models.bnnpan import BNNPAN_CHANGES
+from quant_models.archs import ARCHS, CHANGES, DISPLAY
 from quant_models.common import HsbinetError
-from quant_models.hsbinet import HW_CHANGES
-from quant_models.s2bnet import S2B_CHANGES
 
 KEYS = ('psnr', 'cc', 'ssim', 'sam', 'ergas', 'qnr')
-CHANGES = {'hsbinet': HW_CHANGES, 's2bnet': S2B_CHANGES, 'bnnpan': BNNPAN_CHANGES}
 WIDTHS = {'hsbinet': (64, 2), 's2bnet': (64, 4), 'bnnpan': (32, 4)}  # (C, blocks): configs/<arch>.yaml's
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 from torch import nn
 
 from quant_models.common import HsbinetError
-from quant_models.hsbinet import HSBiNet, HSBiNetConfig
-from quant_models.bnnpan import BNNPan, BNNPanConfig
-from quant_models.s2bnet import S2BNet, S2BNetConfig
+from quant_models.hsbinet import HW_CHANGES, HSBiNet, HSBiNetConfig
+from quant_models.bnnpan import BNNPAN_CHANGES, BNNPan, BNNPanConfig
+from quant_models.s2bnet import S2B_CHANGES, S2BNet, S2BNetConfig
 
 ARCHS = {'hsbinet': (HSBiNetConfig, HSBiNet), 's2bnet': (S2BNetConfig, S2BNet), 'bnnpan': (BNNPanConfig, BNNPan)}
 DISPLAY = {'hsbinet': 'HS-BiNet', 's2bnet': 'S2BNet-style', 'bnnpan': 'BNNPan-style'}
+# Each network's named hardware-profile changes (docs/model.md), in order.
+CHANGES = {'hsbinet': HW_CHANGES, 's2bnet': S2B_CHANGES, 'bnnpan': BNNPAN_CHANGES}
 # The change that puts the ms/pan inputs and the output on the fixed<io_bits> grid (docs/model.md).
 IO_GRID_CHANGE = {'hsbinet': 'H6', 's2bnet': 'S7', 'bnnpan': 'B2'}
 

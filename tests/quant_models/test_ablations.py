@@ -7,13 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from quant_models.archs import build_model, model_config_from_dict
-from quant_models.bnnpan import BNNPAN_CHANGES
+from quant_models.archs import CHANGES, build_model, model_config_from_dict
 from quant_models.common import HsbinetError
-from quant_models.hsbinet import HW_CHANGES
-from quant_models.s2bnet import S2B_CHANGES
 
-CHANGES = {'hsbinet': HW_CHANGES, 's2bnet': S2B_CHANGES, 'bnnpan': BNNPAN_CHANGES}
 CASES = [(arch, c) for arch, cs in CHANGES.items() for c in cs]
 
 

@@ -59,7 +59,7 @@ from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
 from quant_models.model_checks import check_changes, check_common, config_dict, has_change
-from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act
+from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, bn_scale_bits, fixed_point_act
 from quant_models.s2bnet import RPReLU, hardware_head, hardware_tail
 
 BNNPAN_CHANGES = ('B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8')  # docs/model.md, "BNNPan-style"
@@ -155,19 +155,6 @@ def _stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return m, torch.sqrt(x.var(dim=(2, 3), keepdim=True, unbiased=False) + NBC_EPS)
 
 
-def bn_scale_bits(channels: int) -> int:
-    """Significant bits of B4's BatchNorm scale behind a binary 3x3 conv of ``channels`` inputs.
-
-    The conv's output is a popcount of up to 9 C terms times a power-of-two weight scale: an integer
-    of ceil(log2(9 C + 1)) bits. Its BatchNorm scale a grows as large as the running variance is
-    small (measured: a = 250 on a 2^-8 grid, 16 significant bits, with a 2^-16 input grid: x * a
-    needed 26 bits, and float32 PyTorch rounded one pixel 1 LSB away from QONNX and the C-simulation).
-    With a held to 23 - ceil(log2(9 C + 1)) significant bits the product fits float32 by
-    construction; the hardware stores the same constant.
-    """
-    return 23 - math.ceil(math.log2(9 * channels + 1))
-
-
 class NBCRenorm(nn.Module):
     """Paper NBC: (s_f / lam)(x_b - m_b) / s_b + m_f + eta, statistics of the current input."""
 
@@ -205,7 +192,7 @@ class PIBF(nn.Module):
             if not cfg.has('B5'):
                 self.act = RPReLU(4 * C)
             if cfg.has('B4'):
-                self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits, bn_scale_bits(4 * C))
+                self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits, bn_scale_bits(3, 4 * C))
             else:
                 self.nbc = NBCRenorm(4 * C)
         else:
@@ -213,7 +200,7 @@ class PIBF(nn.Module):
             if not cfg.has('B5'):
                 self.acts = nn.ModuleList([RPReLU(C) for _ in SUBBANDS])
             if cfg.has('B4'):
-                self.bns = nn.ModuleList([FixedPointBN(C, cfg.bn_frac_bits, bn_scale_bits(C)) for _ in SUBBANDS])
+                self.bns = nn.ModuleList([FixedPointBN(C, cfg.bn_frac_bits, bn_scale_bits(3, C)) for _ in SUBBANDS])
             else:
                 self.nbc = nn.ModuleList([NBCRenorm(C) for _ in SUBBANDS])
         if not cfg.has('B7'):

@@ -23,7 +23,8 @@ Hardware profile: same components, each changed to a streamable exact form (name
   H1 upsampler: fixed bilinear x r (weights multiples of 1/64 for r=4) instead of deformable conv;
   H2 head: int8 1x1 projection of an 8-bit requantised F0 instead of a float 3x3 conv;
   H3 binary convs pad first, then binarise (border taps +1), so 1-bit storage is exact;
-  H4 BN affine rounded to 2^-8 at inference (FixedPointBN), feature maps requantised to
+  H4 BN affine rounded to 2^-8 at inference, its scale also to at most bn_scale_bits(k, C_in)
+     significant bits (FixedPointBN; float32-exact golden model), feature maps requantised to
      fixed<16,6> after every residual add / concat producer;
   H5 decoder attention acts on the C binarised channels (frame buffer C bits/pixel instead of
      B x 16 bits), and sigmoid is a power-of-two hard sigmoid on an 8-bit grid;
@@ -49,7 +50,7 @@ from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
 from quant_models.model_checks import check_changes, check_common, has_change
-from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2,
+from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2, bn_scale_bits,
                                  count_parameters, fixed_point_act, fixed_point_conv1x1)
 from quant_models.quantizers import act_quant
 
@@ -171,9 +172,10 @@ class ConvBN(nn.Sequential):
     """BinaryConv2d followed by BN (FixedPointBN in the hardware profile)."""
 
     def __init__(self, cfg: HSBiNetConfig, cin: int, cout: int, k: int):
+        h4 = cfg.has('H4')
         super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=cfg.has('H3'),
                                       binary=cfg.binary),
-                         FixedPointBN(cout, cfg.bn_frac_bits if cfg.has('H4') else None))
+                         FixedPointBN(cout, cfg.bn_frac_bits if h4 else None, bn_scale_bits(k, cin) if h4 else None))
 
 
 def _requant(cfg: HSBiNetConfig) -> nn.Module:

@@ -5,6 +5,8 @@ Fixed-point formats are written ap_fixed-style: ``fixed<W,I>`` = W bits, I integ
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from brevitas import nn as qnn
@@ -55,6 +57,21 @@ class BinaryConv2d(nn.Module):
         if self.pad_then_binarize and self.pad:
             x = F.pad(x, (self.pad,) * 4)
         return self.conv(x)
+
+
+def bn_scale_bits(k: int, cin: int) -> int:
+    """Significant bits a hardware BatchNorm scale may keep behind a binary k x k conv of ``cin`` inputs.
+
+    The conv's output is a popcount of up to k^2 cin terms times a power-of-two weight scale
+    (BinaryConv2d): an integer of ceil(log2(k^2 cin + 1)) significant bits. Its BatchNorm scale a
+    grows as large as the running variance is small (measured: a = 250 on a 2^-8 grid, 16
+    significant bits, behind a 9 x 128 popcount: x * a needed 26 bits, and float32 PyTorch rounded one
+    pixel 1 LSB away from QONNX and the C-simulation on another CPU). With a held to
+    23 - ceil(log2(k^2 cin + 1)) significant bits, x * a is exact in float32 by construction, so the
+    golden model is bit-exact on every machine; the hardware stores the same constant.
+    Examples at C = 64: 3x3 -> 13 bits, 7x7 -> 11 bits, 1x1 over 3C -> 15 bits.
+    """
+    return 23 - math.ceil(math.log2(k * k * cin + 1))
 
 
 class FixedPointBN(nn.BatchNorm2d):

@@ -34,8 +34,9 @@ Hardware profile (streamable, exactly representable; the named changes S1-S7 of 
      cat(LMS, PAN) with the two parts quantised apart, instead of a float 3x3 conv;
   S3 binary convs pad first, then binarise (HS-BiNet's H3);
   S4 SRM and BN affines rounded to 2^-8 at inference (the SRM's a clamped to [-2, 2) and b to
-     [-32, 32), so a * x + b of a fixed<16,6> x is exact in float32 wherever its sign can change),
-     feature maps requantised to fixed<16,6> after every residual add (HS-BiNet's H4);
+     [-32, 32), so a * x + b of a fixed<16,6> x is exact in float32 wherever its sign can change;
+     the BN's scale also to at most bn_scale_bits(k, C) significant bits, so popcount x scale fits
+     float32), feature maps requantised to fixed<16,6> after every residual add (HS-BiNet's H4);
   S5 RPReLU dropped: the block is x + BN(bconv3(sign(SRM(x)))), the nonlinearity being the next
      block's sign (a PReLU is not among the layers this chain lowers and verifies today);
   S6 one scale: no U-Net levels (``levels`` = 0): every block runs at the PAN resolution, so the
@@ -67,7 +68,8 @@ from torch.nn.utils import parametrize
 from quant_models.common import HsbinetError
 from quant_models.model_checks import check_changes, check_common, config_dict, has_change
 from quant_models.hsbinet import ThermometerEncoder
-from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, fixed_point_act, fixed_point_conv1x1
+from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, bn_scale_bits, fixed_point_act,
+                                 fixed_point_conv1x1)
 
 S2B_CHANGES = ('S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7')  # docs/model.md, "S2BNet-style"
 GABOR_FREQ = (0.1, 0.4)  # cycles per pixel of the drawn Gabor kernels (the sources give no range)
@@ -235,7 +237,7 @@ class S2BConv(nn.Module):
         self.conv = BinaryConv2d(channels, channels, k, cfg.estimator, pad_then_binarize=cfg.has('S3'),
                                  binary=cfg.binary)
         parametrize.register_parametrization(self.conv.conv, 'weight', GaborModulation(gabor_bank(channels, k, seed)))
-        self.bn = FixedPointBN(channels, frac)
+        self.bn = FixedPointBN(channels, frac, bn_scale_bits(k, channels) if frac is not None else None)
         self.act = nn.Identity() if cfg.has('S5') else RPReLU(channels)
         self.requant = fixed_point_act(*cfg.feature_bits) if cfg.has('S4') else nn.Identity()
 

@@ -17,6 +17,18 @@ allow, by interval arithmetic over the hls4ml layer graph:
 A type is ``fixed<W,I>`` with the fewest integer bits I that hold [lo, hi] and W = I + f: exact,
 never wrapping.
 
+The same bounds say whether the float32 PyTorch golden model is exact by construction: every
+row's ``golden_bits`` is the significand a float32 needs to hold any value of that layer's
+arithmetic on its grid (its result; a conv's accumulator bound covers its partial sums; a
+BatchNorm's per channel, product s_c * x and sum s_c * x + b_c each on that channel's own grid). Within 24 bits
+PyTorch computes exactly what the hardware computes, on any CPU and in any summation order; above
+it, float32 may round where the fixed-point hardware does not (:func:`float32_inexact`, reported by
+the lower step and in design.json). One refinement keeps the check from flagging exact designs: an
+Add read only by saturating quantisers counts only the values inside their range, because a single
+correctly rounded add is monotone and the range's ends are floats, so whatever lies beyond
+saturates to the same end (the global residual of an untrained model: bilinear +-2 on 2^-20 plus a
+decoder output on 2^-23 needs 25 bits only where the output quantiser saturates anyway).
+
 The derivation needs the layer graph exactly as hls4ml builds it (after QONNX parsing, BN folding,
 io_stream Clone/ZeroPadding insertion, pointwise-conv conversion), and hls4ml's structural passes
 depend on the configured types (e.g. whether a Quant merges into the preceding layer's output), so
@@ -28,6 +40,7 @@ build a different graph (measured: merged Quant layers, wider accumulators), so 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +49,10 @@ from hw.hls.ext.precision import bilinear_extra_frac_bits
 from quant_models.common import HsbinetError
 
 SENTINEL_DEFAULT = 'fixed<3,3>'  # the model default at conversion: no layer may keep it
+FLOAT32_SIGNIFICAND_BITS = 24  # every integer up to 2^24 is a float32
+# layers that compute nothing: their values are their producers' (checked there); their common grid
+# over channels from different producers would flag a width no single value has
+DATA_MOVES = ('Concatenate', 'ZeroPadding2D', 'Clone', 'Input')
 
 
 @dataclass
@@ -59,6 +76,20 @@ class Interval:
         while self.hi > 2.0 ** (i - 1) - ulp or self.lo < -(2.0 ** (i - 1)):
             i += 1
         return f'fixed<{i + f},{i}>'
+
+
+def golden_bits(*ivs: Interval) -> int:
+    """Significand bits a float holds every value of ``ivs`` with: the largest magnitude on its grid,
+    max(|lo|, |hi|) * 2^frac <= 2^bits (at least 1)."""
+    m = max(max(abs(iv.lo), abs(iv.hi)) * 2.0 ** iv.frac for iv in ivs)
+    return max(1, math.ceil(math.log2(m))) if m > 1 else 1
+
+
+def float32_inexact(table: list[dict]) -> list[str]:
+    """Layers of a derivation table whose arithmetic needs more than float32's significand, as
+    ``"name (class, N bits)"``: there the float32 golden model may round where the hardware does not."""
+    return [f"{row['layer']} ({row['class']}, {row['golden_bits']} bits)" for row in table
+            if row['golden_bits'] > FLOAT32_SIGNIFICAND_BITS and row['class'] not in DATA_MOVES]
 
 
 def frac_bits_of(values: np.ndarray, limit: int = 40) -> int:
@@ -107,6 +138,7 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
     for layer in hls_model.get_layers():
         cls = layer.class_name
         prec = {}
+        bn_bits = None  # a BatchNorm's golden_bits, per channel
         if cls == 'Input':
             iv = _prec_interval(_parse(input_precision))
             prec['result'] = input_precision
@@ -148,6 +180,16 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
             prec['bias'], biv = _param(bb)
             cand = np.stack([s * src.lo, s * src.hi]) + bb
             iv = Interval(float(cand.min()), float(cand.max()), max(src.frac + siv.frac, biv.frac))
+            # golden_bits per channel: each channel's s_c * x + b_c on its own grid (the type's common
+            # grid would count the fine LSB of a small scale at the magnitude of a large one)
+            xmax = max(abs(src.lo), abs(src.hi))
+            per_channel = []
+            for sc, bc in zip(s.ravel(), np.broadcast_to(bb.ravel(), s.ravel().shape)):
+                fs = src.frac + frac_bits_of(np.array([sc]))
+                per_channel.append(golden_bits(Interval(-abs(sc) * xmax, abs(sc) * xmax, fs),
+                                               Interval(-abs(sc) * xmax - abs(bc), abs(sc) * xmax + abs(bc),
+                                                        max(fs, frac_bits_of(np.array([bc]))))))
+            bn_bits = max(per_channel)
             prec['result'] = iv.fixed()
         elif cls == 'Merge':  # Add
             a = ranges[layer.get_input_node(layer.inputs[0]).name]
@@ -180,8 +222,32 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
         ranges[layer.name] = iv
         if prec:
             config[layer.name] = {'Precision': prec}
-        table.append({'layer': layer.name, 'class': cls, 'range': [iv.lo, iv.hi], 'frac_bits': iv.frac, **prec})
+        table.append({'layer': layer.name, 'class': cls, 'range': [iv.lo, iv.hi], 'frac_bits': iv.frac,
+                      'golden_bits': golden_bits(iv) if bn_bits is None else bn_bits, **prec})
+    _clip_adds_before_saturation(hls_model, ranges, table)
     return config, table
+
+
+def _clip_adds_before_saturation(hls_model, ranges: dict[str, Interval], table: list[dict]) -> None:
+    """golden_bits of an Add read only by saturating quantisers: its values inside their range."""
+    readers: dict[str, list] = {}
+    for layer in hls_model.get_layers():
+        for v in layer.inputs:
+            src = layer.get_input_node(v)
+            if src is not None:  # an Input layer names its own stream
+                readers.setdefault(src.name, []).append(layer)
+    for row in table:
+        rd = readers.get(row['layer'], [])
+        if row['class'] != 'Merge' or not rd or not all(r.class_name == 'Activation' and 'result' in _row(table, r.name)
+                                                        for r in rd):
+            continue
+        iv = ranges[row['layer']]
+        lo, hi = min(ranges[r.name].lo for r in rd), max(ranges[r.name].hi for r in rd)
+        row['golden_bits'] = golden_bits(Interval(max(iv.lo, lo), min(iv.hi, hi), iv.frac))
+
+
+def _row(table: list[dict], name: str) -> dict:
+    return next(r for r in table if r['layer'] == name)
 
 
 def _parse(prec: str):

@@ -102,3 +102,37 @@ def test_change_list_errors(arch):
 def test_s2bnet_one_scale_change_refuses_unet_levels():
     with pytest.raises(HsbinetError, match='model.levels'):
         model_config_from_dict({**_cfg('s2bnet', profile='paper'), 'changes': ['S6'], 'levels': 2})
+
+
+def _significant_bits(x: torch.Tensor) -> int:
+    """Most significant bits (leading to last set bit of the mantissa) of any element of a float tensor."""
+    m, _ = torch.frexp(x.double().flatten()[x.flatten() != 0])
+    ints = (m.abs() * 2.0 ** 53).long()
+    return max((int(v) >> (int(v) & -int(v)).bit_length() - 1).bit_length() for v in ints.tolist())
+
+
+@pytest.mark.parametrize('arch', list(CHANGES))
+def test_hardware_batchnorm_products_are_float32_exact_however_large_the_scale(arch):
+    """Every hardware BN behind a binary conv holds its scale to bn_scale_bits(k, C_in) significant bits,
+    so popcount x scale fits float32's 24-bit mantissa even for a scale of ~30000 (23 bits on 2^-8);
+    the same model without the bound does not (the check can fail)."""
+    from quant_models.layers import FixedPointBN
+    fits = {}
+    for bounded in (True, False):
+        torch.manual_seed(0)
+        model = _with_batch_stats(build_model(model_config_from_dict(_cfg(arch, profile='hardware'))))
+        bns = [m for m in model.modules() if isinstance(m, FixedPointBN) and m.frac_bits is not None]
+        assert bns and all(bn.scale_bits is not None for bn in bns)
+        seen = {}
+        for bn in bns:
+            with torch.no_grad():
+                bn.weight.fill_(30000.3)
+                bn.running_var.fill_(1.0)
+            if not bounded:
+                bn.scale_bits = None
+            bn.register_forward_hook(lambda m, i, o: seen.setdefault(m, []).append(i[0]))
+        with torch.no_grad():
+            model(*_inputs())
+        fits[bounded] = all(_significant_bits(torch.cat([x.flatten() for x in seen[bn]]))
+                            + _significant_bits(bn.folded()[0]) <= 24 for bn in bns)
+    assert fits == {True: True, False: False}

@@ -138,14 +138,14 @@ def test_config_and_registry():
 def test_b4_batchnorm_scale_keeps_the_product_exact_in_float32():
     """Measured failure this guards (2026-12-03): a = 250 on a 2^-8 grid behind a binary conv whose
     output is on 2^-16 made x * a + b 1 LSB off in float32 for one pixel. With the scale held to
-    bn_scale_bits(C) significant bits the eval BN equals its float64 value; without it, it does not."""
-    from quant_models.bnnpan import bn_scale_bits
+    bn_scale_bits(3, C) significant bits the eval BN equals its float64 value; without it, it does not."""
+    from quant_models.layers import bn_scale_bits
     from quant_models.layers import FixedPointBN
     C = 128
     g = torch.Generator().manual_seed(0)
     x = torch.randint(-9 * C, 9 * C + 1, (1, C, 16, 16), generator=g).float() * 2.0 ** -16  # popcount x 2^-9 scale
     results = {}
-    for bits in (None, bn_scale_bits(C)):
+    for bits in (None, bn_scale_bits(3, C)):
         bn = FixedPointBN(C, 8, bits)
         with torch.no_grad():
             bn.weight.copy_(250.0 + torch.rand(C, generator=g) * 50)
@@ -155,4 +155,4 @@ def test_b4_batchnorm_scale_keeps_the_product_exact_in_float32():
         assert torch.equal(a * 256, torch.round(a * 256))  # still on the 2^-8 grid the hardware stores
         exact = x.double() * a.double().view(1, C, 1, 1) + b.double().view(1, C, 1, 1)
         results[bits] = torch.equal(bn(x).double(), exact)
-    assert results[bn_scale_bits(C)] and not results[None]
+    assert results[bn_scale_bits(3, C)] and not results[None]

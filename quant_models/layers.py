@@ -85,13 +85,20 @@ class FixedPointBN(nn.BatchNorm2d):
     exactly what a fixed-point multiply-add computes. frac_bits=None keeps float (paper profile).
     """
 
-    def __init__(self, channels: int, frac_bits: int | None = 10, scale_bits: int | None = None):
+    def __init__(self, channels: int, frac_bits: int | None = 10, scale_bits: int | None = None,
+                 out_lsb: float | None = None):
         super().__init__(channels)
         self.frac_bits = frac_bits
         # scale_bits: at most this many significant bits in each rounded scale a (its LSB is then
         # max(2^-frac_bits, 2^(floor(log2|a|) + 1 - scale_bits))), so x * a of an input with
         # (23 - scale_bits) significant bits is exact in float32 however large a grows; None = no bound.
         self.scale_bits = scale_bits
+        # out_lsb (a power of two) with input_lsb (per channel, powers of two, set by the owner in
+        # eval mode: the grid of its input, e.g. a binary conv's weight scale 2^k_c): a's LSB is also
+        # at least out_lsb / input_lsb_c, so every a * x lands on multiples of out_lsb; a following
+        # add with a skip of range +-R is then exact in float32 while R / out_lsb <= 2^24.
+        self.out_lsb = out_lsb
+        self.input_lsb: Tensor | None = None
 
     def folded(self) -> tuple[Tensor, Tensor]:
         """Eval-mode per-channel (scale, shift), already rounded when frac_bits is set."""
@@ -102,6 +109,8 @@ class FixedPointBN(nn.BatchNorm2d):
             if self.scale_bits is not None:
                 e = torch.floor(torch.log2(a.abs().clamp_min(2.0 ** -self.frac_bits)))
                 q = torch.minimum(q, 2.0 ** (self.scale_bits - 1 - e))
+            if self.out_lsb is not None and self.input_lsb is not None:
+                q = torch.minimum(q, self.input_lsb.reshape(-1) / self.out_lsb)
             a, b = torch.round(a * q) / q, torch.round(b * 2.0 ** self.frac_bits) / 2.0 ** self.frac_bits
         return a, b
 

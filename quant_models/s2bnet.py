@@ -36,7 +36,8 @@ Hardware profile (streamable, exactly representable; the named changes S1-S7 of 
   S4 SRM and BN affines rounded to 2^-8 at inference (the SRM's a clamped to [-2, 2) and b to
      [-32, 32), so a * x + b of a fixed<16,6> x is exact in float32 wherever its sign can change;
      the BN's scale also to at most bn_scale_bits(k, C) significant bits, so popcount x scale fits
-     float32), feature maps requantised to fixed<16,6> after every residual add (HS-BiNet's H4);
+     float32, and to an LSB of at least 2^(I - 1 - 24) / 2^k_c behind a conv of weight scale 2^k_c,
+     so the residual add with the fixed<W, I> skip fits float32 too), feature maps requantised to fixed<16,6> after every residual add (HS-BiNet's H4);
   S5 RPReLU dropped: the block is x + BN(bconv3(sign(SRM(x)))), the nonlinearity being the next
      block's sign (a PReLU is not among the layers this chain lowers and verifies today);
   S6 one scale: no U-Net levels (``levels`` = 0): every block runs at the PAN resolution, so the
@@ -237,11 +238,37 @@ class S2BConv(nn.Module):
         self.conv = BinaryConv2d(channels, channels, k, cfg.estimator, pad_then_binarize=cfg.has('S3'),
                                  binary=cfg.binary)
         parametrize.register_parametrization(self.conv.conv, 'weight', GaborModulation(gabor_bank(channels, k, seed)))
-        self.bn = FixedPointBN(channels, frac, bn_scale_bits(k, channels) if frac is not None else None)
+        # S4: the BN's products on multiples of 2^(I - 1 - 24) for the fixed<W, I> skip they are added
+        # to, so the residual add (inside the requantiser's +-2^(I-1)) is exact in float32 (measured
+        # before: a 2^-12 weight scale put the BN output on 2^-20 and the add needed 25 bits)
+        out_lsb = 2.0 ** (cfg.feature_bits[1] - 1 - 24)
+        self.bn = (FixedPointBN(channels, frac, bn_scale_bits(k, channels), out_lsb) if frac is not None
+                   else FixedPointBN(channels, None))
         self.act = nn.Identity() if cfg.has('S5') else RPReLU(channels)
         self.requant = fixed_point_act(*cfg.feature_bits) if cfg.has('S4') else nn.Identity()
 
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._bn_input_grid()
+        return self
+
+    def _bn_input_grid(self) -> None:
+        """In eval mode hand the BN its input grid (the binary conv's per-channel weight scale 2^k_c)
+        as a constant tensor, so the folded affine and the export see a fixed value, not a traced
+        computation; recomputed whenever the conv's weights changed in place (load_state_dict, a step)."""
+        if self.training or self.bn.out_lsb is None or not self.conv.binary:
+            self.bn.input_lsb, self._grid_of = None, None
+            return
+        if self.bn.input_lsb is not None and (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
+            return  # an export traces fake weights: the constant of eval() stands
+        w = self.conv.conv.parametrizations.weight.original
+        if getattr(self, '_grid_of', None) != (id(w), w._version):
+            with torch.no_grad():
+                self.bn.input_lsb = self.conv.conv.quant_weight().scale.detach().reshape(-1).clone()
+            self._grid_of = (id(w), w._version)
+
     def forward(self, x: Tensor) -> Tensor:
+        self._bn_input_grid()
         return self.requant(x + self.act(self.bn(self.conv(self.srm(x)))))
 
 

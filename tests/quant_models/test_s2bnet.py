@@ -132,3 +132,28 @@ def test_srm_affine_is_clamped_and_rounded_in_eval():
     assert b.tolist() == [32 - 2 ** -8, -32.0, 0.0]
     x = torch.rand(1, 3, 4, 4)
     assert torch.equal(srm(x), x * a.view(1, -1, 1, 1) + b.view(1, -1, 1, 1))
+
+
+def test_s4_block_residual_add_is_exact_in_float32_for_any_weight_scale():
+    """S4: a small binary weight scale (2^-14 here) would put the BN output on 2^-22, and x + BN(...)
+    of a skip near +-32 would then need 27 bits. With out_lsb every BN product lands on 2^-19 and the
+    float32 block equals its float64 value; without it, it does not (the check can fail)."""
+    cfg = S2BNetConfig(bands=5, hidden=8, blocks=1, profile='hardware', levels=0)
+    exact = {}
+    for bounded in (True, False):
+        torch.manual_seed(0)
+        blk = S2BConv(cfg, 8, seed=0)
+        with torch.no_grad():
+            blk.conv.conv.parametrizations.weight.original.mul_(2.0 ** -8)  # weight scale ~2^-14
+            blk.bn.weight.copy_(torch.linspace(3.3, 9.7, 8))
+            blk.bn.bias.copy_(torch.linspace(-0.4, 0.4, 8))
+        if not bounded:
+            blk.bn.out_lsb = None
+        blk.eval()
+        x = torch.round((torch.rand(2, 8, 6, 6, generator=torch.Generator().manual_seed(1)) * 60 - 30) * 1024) / 1024
+        with torch.no_grad():
+            y = blk.bn(blk.conv(blk.srm(x)))
+            assert float(blk.conv.conv.quant_weight().scale.max()) <= 2.0 ** -13
+        on_grid = torch.equal(y * 2 ** 19, torch.round(y * 2 ** 19))
+        exact[bounded] = on_grid and torch.equal((x + y).double(), x.double() + y.double())
+    assert exact == {True: True, False: False}

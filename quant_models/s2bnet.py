@@ -37,7 +37,8 @@ Hardware profile (streamable, exactly representable; the named changes S1-S7 of 
      [-32, 32), so a * x + b of a fixed<16,6> x is exact in float32 wherever its sign can change;
      the BN's scale also to at most bn_scale_bits(k, C) significant bits, so popcount x scale fits
      float32, and to an LSB of at least 2^(I - 1 - 24) / 2^k_c behind a conv of weight scale 2^k_c,
-     so the residual add with the fixed<W, I> skip fits float32 too), feature maps requantised to fixed<16,6> after every residual add (HS-BiNet's H4);
+     so the residual add with the fixed<W, I> skip fits float32 too), feature maps requantised to
+     fixed<16,6> after every residual add (HS-BiNet's H4);
   S5 RPReLU dropped: the block is x + BN(bconv3(sign(SRM(x)))), the nonlinearity being the next
      block's sign (a PReLU is not among the layers this chain lowers and verifies today);
   S6 one scale: no U-Net levels (``levels`` = 0): every block runs at the PAN resolution, so the
@@ -246,6 +247,7 @@ class S2BConv(nn.Module):
                    else FixedPointBN(channels, None))
         self.act = nn.Identity() if cfg.has('S5') else RPReLU(channels)
         self.requant = fixed_point_act(*cfg.feature_bits) if cfg.has('S4') else nn.Identity()
+        self._grid_of = None  # (id, version) of the conv weight bn.input_lsb was taken from
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -262,7 +264,7 @@ class S2BConv(nn.Module):
         if self.bn.input_lsb is not None and (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
             return  # an export traces fake weights: the constant of eval() stands
         w = self.conv.conv.parametrizations.weight.original
-        if getattr(self, '_grid_of', None) != (id(w), w._version):
+        if self._grid_of != (id(w), w._version):
             with torch.no_grad():
                 self.bn.input_lsb = self.conv.conv.quant_weight().scale.detach().reshape(-1).clone()
             self._grid_of = (id(w), w._version)

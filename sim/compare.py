@@ -109,4 +109,9 @@ def format_summary(v: dict) -> str:
             where += f' (PyTorch {fm["module"]})'
         lines.append(f'  first mismatch{where} at index {fm["index"]}: {fm["between"][0]}={fm["reference_value"]!r} '
                      f'{fm["between"][1]}={fm["candidate_value"]!r}')
+    g = v.get('golden_float32')  # the lower step's bounds (hw.hls.bounds.golden_float32)
+    if g:
+        lines.append('  float32 golden model: exact by construction' if g['exact'] else
+                     f'  float32 golden model: not exact by construction ({", ".join(g["inexact_layers"])}); '
+                     f'these patches are what was verified')
     return '\n'.join(lines)

@@ -192,6 +192,7 @@ def run_csim(lowered_dir, checkpoint, test_h5, out_dir, patches: int = 4, inject
               'test_file': str(test_h5), 'backend': design['backend'], 'patch_pan_hw': list(pan.shape[2:]),
               'bands': model.cfg.bands, 'core_bands': design['frame']['core_bands'],
               'hidden': model.cfg.hidden, 'axis': design.get('axis'), 'fault_injected': fault,
+              'golden_float32': design.get('golden_float32'),  # None for a design lowered before the check
               'timings': {**{k: round(x, 3) for k, x in timings.items()}, 'csim_mode': run['mode'],
                           'csim_workers': run['workers']},
               'artifacts': {'final_qonnx': str(final), 'hls4ml_project': str(sim_prj), 'design': str(design_path),

@@ -22,8 +22,8 @@ row's ``golden_bits`` is the significand a float32 needs to hold any value of th
 arithmetic on its grid (its result; a conv's accumulator bound covers its partial sums; a
 BatchNorm's per channel, product s_c * x and sum s_c * x + b_c each on that channel's own grid). Within 24 bits
 PyTorch computes exactly what the hardware computes, on any CPU and in any summation order; above
-it, float32 may round where the fixed-point hardware does not (:func:`float32_inexact`, reported by
-the lower step and in design.json). One refinement keeps the check from flagging exact designs: an
+it, float32 may round where the fixed-point hardware does not (reported by
+the lower step and in design.json: :func:`golden_float32`). One refinement keeps the check from flagging exact designs: an
 Add read only by saturating quantisers counts only the values inside their range, because a single
 correctly rounded add is monotone and the range's ends are floats, so whatever lies beyond
 saturates to the same end (the global residual of an untrained model: bilinear +-2 on 2^-20 plus a
@@ -82,14 +82,17 @@ def golden_bits(*ivs: Interval) -> int:
     """Significand bits a float holds every value of ``ivs`` with: the largest magnitude on its grid,
     max(|lo|, |hi|) * 2^frac <= 2^bits (at least 1)."""
     m = max(max(abs(iv.lo), abs(iv.hi)) * 2.0 ** iv.frac for iv in ivs)
-    return max(1, math.ceil(math.log2(m))) if m > 1 else 1
+    return math.ceil(math.log2(m)) if m > 1 else 1
 
 
-def float32_inexact(table: list[dict]) -> list[str]:
-    """Layers of a derivation table whose arithmetic needs more than float32's significand, as
-    ``"name (class, N bits)"``: there the float32 golden model may round where the hardware does not."""
-    return [f"{row['layer']} ({row['class']}, {row['golden_bits']} bits)" for row in table
-            if row['golden_bits'] > FLOAT32_SIGNIFICAND_BITS and row['class'] not in DATA_MOVES]
+def golden_float32(table: list[dict]) -> dict:
+    """Whether the float32 golden model of a derivation table is exact by construction:
+    {exact, largest_bits, inexact_layers}, the layers as ``"name (class, N bits)"`` (layers that
+    compute something; there float32 may round where the hardware does not)."""
+    rows = [row for row in table if row['class'] not in DATA_MOVES]
+    inexact = [f"{row['layer']} ({row['class']}, {row['golden_bits']} bits)" for row in rows
+               if row['golden_bits'] > FLOAT32_SIGNIFICAND_BITS]
+    return {'exact': not inexact, 'largest_bits': max(row['golden_bits'] for row in rows), 'inexact_layers': inexact}
 
 
 def frac_bits_of(values: np.ndarray, limit: int = 40) -> int:
@@ -236,18 +239,16 @@ def _clip_adds_before_saturation(hls_model, ranges: dict[str, Interval], table: 
             src = layer.get_input_node(v)
             if src is not None:  # an Input layer names its own stream
                 readers.setdefault(src.name, []).append(layer)
+    by_name = {row['layer']: row for row in table}
     for row in table:
         rd = readers.get(row['layer'], [])
-        if row['class'] != 'Merge' or not rd or not all(r.class_name == 'Activation' and 'result' in _row(table, r.name)
+        # a saturating quantiser is an Activation with its own fixed type ('result'); a sign has none
+        if row['class'] != 'Merge' or not rd or not all(r.class_name == 'Activation' and 'result' in by_name[r.name]
                                                         for r in rd):
             continue
         iv = ranges[row['layer']]
         lo, hi = min(ranges[r.name].lo for r in rd), max(ranges[r.name].hi for r in rd)
         row['golden_bits'] = golden_bits(Interval(max(iv.lo, lo), min(iv.hi, hi), iv.frac))
-
-
-def _row(table: list[dict], name: str) -> dict:
-    return next(r for r in table if r['layer'] == name)
 
 
 def _parse(prec: str):

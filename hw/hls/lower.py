@@ -42,7 +42,7 @@ from typing import Callable
 from hw.design import write_design
 from hw.export.passes import PadBands, UpsampleSkipAgain
 from hw.hls.axis import geometry_of, write_adapter
-from hw.hls.bounds import DATA_MOVES, FLOAT32_SIGNIFICAND_BITS, SENTINEL_DEFAULT, derive_precisions, float32_inexact
+from hw.hls.bounds import FLOAT32_SIGNIFICAND_BITS, SENTINEL_DEFAULT, derive_precisions, golden_float32
 from hw.hls.dsp_binding import bind_dsp_products
 from hw.hls.xnor_kernel import use_xnor_kernels
 from hw.hls.describe import describe
@@ -255,23 +255,21 @@ def lower_project(final_onnx: str | Path, out_dir: str | Path, backend: str = 'V
         atomic_write_json(out_dir / 'folding.json', plan)
     design = interface(describe(hm, core_onnx, model_cfg=model_cfg, io_bits=io_bits))
     design['final_onnx'], design['core_onnx'] = Path(final_onnx).name, Path(core_onnx).name
-    inexact = float32_inexact(table)
-    design['golden_float32'] = {'exact': not inexact, 'inexact_layers': inexact,
-                                'largest_bits': max(row['golden_bits'] for row in table if row['class'] not in DATA_MOVES)}
+    design['golden_float32'] = golden = golden_float32(table)
     write_adapter(prj, design['project'], geometry_of(design, tdata_bits, tlast))
     design = write_design({**design, 'folding': plan}, prj, out_dir / 'design.json')
     log(f'{len(table)} layers, every precision derived from worst-case bounds -> {out_dir / "precisions.json"}; '
         f'hls4ml {backend} io_stream project {prj} (design {design["sha256"][:16]})')
-    if inexact:
+    if not golden['exact']:
         # A warning, not an error: QONNX == C-simulation is still checked, and the csim verdict turns
         # red where PyTorch departs. The fix belongs in the model (e.g. quant_models.layers.bn_scale_bits).
         log(f'warning: the float32 PyTorch golden model is not exact by construction: at the worst case of '
             f'their derived ranges these layers need more than float32\'s {FLOAT32_SIGNIFICAND_BITS} significand '
-            f'bits: {", ".join(inexact)}. Where such values occur PyTorch may round where the hardware does not '
-            f'(torch vs csim then differs, and qonnx vs csim too where onnxruntime rounds alike); the C-simulation verdict is the measured '
-            f'evidence on the verified patches. Narrow what widens them (BatchNorm scales: bn_scale_bits) for '
-            f'exactness by construction.')
+            f'bits: {", ".join(golden["inexact_layers"])}. Where such values occur PyTorch may round where the '
+            f'hardware does not (torch vs csim then differs, and qonnx vs csim too where onnxruntime rounds '
+            f'alike); the C-simulation verdict is the measured evidence on the verified patches. Narrow what '
+            f'widens them (BatchNorm scales: bn_scale_bits) for exactness by construction.')
     else:
         log(f'float32 golden model exact by construction (widest layer arithmetic: '
-            f'{design["golden_float32"]["largest_bits"]} of float32\'s {FLOAT32_SIGNIFICAND_BITS} significand bits)')
+            f'{golden["largest_bits"]} of float32\'s {FLOAT32_SIGNIFICAND_BITS} significand bits)')
     return design

@@ -139,8 +139,7 @@ def test_b4_batchnorm_scale_keeps_the_product_exact_in_float32():
     """Measured failure this guards (2026-12-03): a = 250 on a 2^-8 grid behind a binary conv whose
     output is on 2^-16 made x * a + b 1 LSB off in float32 for one pixel. With the scale held to
     bn_scale_bits(3, C) significant bits the eval BN equals its float64 value; without it, it does not."""
-    from quant_models.layers import bn_scale_bits
-    from quant_models.layers import FixedPointBN
+    from quant_models.layers import FixedPointBN, bn_scale_bits
     C = 128
     g = torch.Generator().manual_seed(0)
     x = torch.randint(-9 * C, 9 * C + 1, (1, C, 16, 16), generator=g).float() * 2.0 ** -16  # popcount x 2^-9 scale

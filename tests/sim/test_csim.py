@@ -95,6 +95,7 @@ def test_csim_of_the_small_design_is_bit_exact_on_both_backends(small_model, sma
     design = json.loads((Path(small_lowered_any) / 'design.json').read_text())
     assert v['bit_exact'] is True and v['patches'] == 4 and v['backend'] == design['backend']
     assert v['design_sha256'] == design['sha256']
+    assert v['golden_float32'] == design['golden_float32'] and v['golden_float32']['exact'] is True
     golden = np.load(tmp_path / 'v' / 'golden.npz')
     assert golden['torch_nhwc'].shape == (4, 16, 16, 8)
 

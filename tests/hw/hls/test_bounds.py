@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from hw.hls.bounds import DATA_MOVES, FLOAT32_SIGNIFICAND_BITS, Interval, float32_inexact, golden_bits
+from hw.hls.bounds import DATA_MOVES, FLOAT32_SIGNIFICAND_BITS, Interval, golden_bits, golden_float32
 from quant_models.layers import FixedPointBN
 from tests.conftest import QUIET, SMALL, hardware_model
 
@@ -19,6 +19,15 @@ def test_golden_bits_is_the_largest_magnitude_on_the_grid():
     assert golden_bits(Interval(-1.0, 1.0, 0), Interval(-300.0, 300.0, 20)) == 29  # a wider product counts
 
 
+def test_the_summary_names_the_layers_that_compute_beyond_float32():
+    rows = [{'layer': 'a', 'class': 'Merge', 'golden_bits': 24},
+            {'layer': 'b', 'class': 'BatchNormalization', 'golden_bits': 29},
+            {'layer': 'c', 'class': 'Concatenate', 'golden_bits': 31}]  # moves values computed elsewhere
+    assert golden_float32(rows) == {'exact': False, 'largest_bits': 29,
+                                    'inexact_layers': ['b (BatchNormalization, 29 bits)']}
+    assert golden_float32(rows[:1] + rows[2:]) == {'exact': True, 'largest_bits': 24, 'inexact_layers': []}
+
+
 def test_an_add_before_a_saturating_quantiser_counts_only_the_values_it_can_pass(small_lowered):
     """The small model's global residual: bilinear (+-2 on 2^-20) + decoder (2^-23) is 25 bits wide,
     24 inside the output quantiser's [-2, 2)."""
@@ -26,11 +35,6 @@ def test_an_add_before_a_saturating_quantiser_counts_only_the_values_it_can_pass
     last_add = [r for r in table if r['class'] == 'Merge'][-1]
     assert golden_bits(Interval(*last_add['range'], last_add['frac_bits'])) == 25
     assert last_add['golden_bits'] == 24
-    rows = [{'layer': 'a', 'class': 'Merge', 'golden_bits': 24}, {'layer': 'b', 'class': 'BatchNormalization',
-                                                                   'golden_bits': 29}]
-    assert float32_inexact(rows) == ['b (BatchNormalization, 29 bits)']
-    # a concat of two producers on different grids computes nothing: not counted
-    assert float32_inexact([{'layer': 'c', 'class': 'Concatenate', 'golden_bits': 25}]) == []
 
 
 def test_the_lowered_small_design_is_float32_exact(small_lowered):

@@ -24,8 +24,9 @@ Hardware profile: same components, each changed to a streamable exact form (name
   H2 head: int8 1x1 projection of an 8-bit requantised F0 instead of a float 3x3 conv;
   H3 binary convs pad first, then binarise (border taps +1), so 1-bit storage is exact;
   H4 BN affine rounded to 2^-8 at inference, its scale also to at most bn_scale_bits(k, C_in)
-     significant bits (FixedPointBN; float32-exact golden model), feature maps requantised to
-     fixed<16,6> after every residual add / concat producer;
+     significant bits and to an LSB of at least 2^-19 / 2^k_c behind a conv of weight scale 2^k_c
+     (FixedPointBN; float32-exact golden model), feature maps requantised to fixed<16,6> after
+     every residual add / concat producer;
   H5 decoder attention acts on the C binarised channels (frame buffer C bits/pixel instead of
      B x 16 bits), and sigmoid is a power-of-two hard sigmoid on an 8-bit grid;
   H6 the decoder's C -> B projection has int8 weights; inputs are fixed<16,2>, output fixed<16,2>;
@@ -51,7 +52,7 @@ from torch import Tensor, nn
 from quant_models.common import HsbinetError
 from quant_models.model_checks import check_changes, check_common, has_change
 from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2, bn_scale_bits,
-                                 count_parameters, fixed_point_act, fixed_point_conv1x1)
+                                 count_parameters, fixed_point_act, fixed_point_conv1x1, latent_weight)
 from quant_models.quantizers import act_quant
 
 HW_CHANGES = ('H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'H7')  # docs/model.md, "Hardware profile: the named changes"
@@ -169,13 +170,30 @@ class ThermometerEncoder(nn.Module):
 
 
 class ConvBN(nn.Sequential):
-    """BinaryConv2d followed by BN (FixedPointBN in the hardware profile)."""
+    """BinaryConv2d followed by BN (FixedPointBN in the hardware profile).
+
+    H4 also puts every BN product on multiples of 2^(I - 1 - 24) for the fixed<W, I> feature maps
+    (``FixedPointBN.out_lsb``, the conv's weight scale as its input grid), as S2BNet-style's S4: a
+    residual add of a BN output and a fixed<16,6> skip, inside the requantiser's +-2^(I-1), is then
+    exact in float32 whatever weight scale a training ends with (the demo's 2^-10 scales put the
+    blocks' adds at 24 bits; one more halving would have needed 25).
+    """
 
     def __init__(self, cfg: HSBiNetConfig, cin: int, cout: int, k: int):
         h4 = cfg.has('H4')
+        bn = (FixedPointBN(cout, cfg.bn_frac_bits, bn_scale_bits(k, cin), 2.0 ** (cfg.feature_bits[1] - 1 - 24))
+              if h4 else FixedPointBN(cout, None))
         super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=cfg.has('H3'),
-                                      binary=cfg.binary),
-                         FixedPointBN(cout, cfg.bn_frac_bits if h4 else None, bn_scale_bits(k, cin) if h4 else None))
+                                      binary=cfg.binary), bn)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self[1].follow_input_grid(self[0])
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        self[1].follow_input_grid(self[0])
+        return super().forward(x)
 
 
 def _requant(cfg: HSBiNetConfig) -> nn.Module:
@@ -362,7 +380,7 @@ def model_summary(model: HSBiNet) -> dict:
             w = mod.conv.weight
             binary += w.numel()
             binary_bits += w.numel() + 8 * w.shape[0]
-    seen = {id(_latent(m.conv)) for m in model.modules() if isinstance(m, BinaryConv2d) and m.binary}
+    seen = {id(latent_weight(m.conv)) for m in model.modules() if isinstance(m, BinaryConv2d) and m.binary}
     for name, p in model.named_parameters():
         if '.estimator.' in name or id(p) in seen:
             continue
@@ -377,13 +395,6 @@ def model_summary(model: HSBiNet) -> dict:
         'weight_memory_bits': binary_bits + 8 * int8 + wide * other,
         'float32_equivalent_bits': 32 * total,
     }
-
-
-def _latent(conv: nn.Module) -> nn.Parameter:
-    """The stored weight parameter of a conv (under a parametrisation, e.g. S2BNet's Gabor modulation,
-    ``conv.weight`` is computed and the parameter is ``parametrizations.weight.original``)."""
-    p = getattr(conv, 'parametrizations', None)
-    return p.weight.original if p is not None and 'weight' in p else conv.weight
 
 
 def _owner(model: nn.Module, param_name: str) -> nn.Module:

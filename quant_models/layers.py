@@ -59,6 +59,13 @@ class BinaryConv2d(nn.Module):
         return self.conv(x)
 
 
+def latent_weight(conv: nn.Module) -> nn.Parameter:
+    """The stored weight parameter of a conv (under a parametrisation, e.g. S2BNet's Gabor modulation,
+    ``conv.weight`` is computed and the parameter is ``parametrizations.weight.original``)."""
+    p = getattr(conv, 'parametrizations', None)
+    return p.weight.original if p is not None and 'weight' in p else conv.weight
+
+
 def bn_scale_bits(k: int, cin: int) -> int:
     """Significant bits a hardware BatchNorm scale may keep behind a binary k x k conv of ``cin`` inputs.
 
@@ -99,6 +106,27 @@ class FixedPointBN(nn.BatchNorm2d):
         # add with a skip of range +-R is then exact in float32 while R / out_lsb <= 2^24.
         self.out_lsb = out_lsb
         self.input_lsb: Tensor | None = None
+        self._grid_of: tuple[int, int] | None = None  # (id, version) of the weight input_lsb came from
+
+    def follow_input_grid(self, conv: BinaryConv2d) -> None:
+        """Take ``input_lsb`` from the binary conv in front (its per-channel weight scale 2^k_c).
+
+        In eval mode the grid is held as a constant tensor, so the folded affine and the export see a
+        fixed value, not a traced computation; it is recomputed whenever the conv's weights changed in
+        place (load_state_dict, an optimiser step). Training, no ``out_lsb`` or a float conv (the
+        full-precision twin): no grid. The owner calls this from ``train()`` (so ``eval()`` sets it
+        before an export) and from ``forward``.
+        """
+        if self.training or self.out_lsb is None or not conv.binary:
+            self.input_lsb, self._grid_of = None, None
+            return
+        if self.input_lsb is not None and (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
+            return  # an export traces fake weights: the constant of eval() stands
+        w = latent_weight(conv.conv)
+        if self._grid_of != (id(w), w._version):
+            with torch.no_grad():
+                self.input_lsb = conv.conv.quant_weight().scale.detach().reshape(-1).clone()
+            self._grid_of = (id(w), w._version)
 
     def folded(self) -> tuple[Tensor, Tensor]:
         """Eval-mode per-channel (scale, shift), already rounded when frac_bits is set."""

@@ -247,30 +247,14 @@ class S2BConv(nn.Module):
                    else FixedPointBN(channels, None))
         self.act = nn.Identity() if cfg.has('S5') else RPReLU(channels)
         self.requant = fixed_point_act(*cfg.feature_bits) if cfg.has('S4') else nn.Identity()
-        self._grid_of = None  # (id, version) of the conv weight bn.input_lsb was taken from
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self._bn_input_grid()
+        self.bn.follow_input_grid(self.conv)
         return self
 
-    def _bn_input_grid(self) -> None:
-        """In eval mode hand the BN its input grid (the binary conv's per-channel weight scale 2^k_c)
-        as a constant tensor, so the folded affine and the export see a fixed value, not a traced
-        computation; recomputed whenever the conv's weights changed in place (load_state_dict, a step)."""
-        if self.training or self.bn.out_lsb is None or not self.conv.binary:
-            self.bn.input_lsb, self._grid_of = None, None
-            return
-        if self.bn.input_lsb is not None and (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
-            return  # an export traces fake weights: the constant of eval() stands
-        w = self.conv.conv.parametrizations.weight.original
-        if self._grid_of != (id(w), w._version):
-            with torch.no_grad():
-                self.bn.input_lsb = self.conv.conv.quant_weight().scale.detach().reshape(-1).clone()
-            self._grid_of = (id(w), w._version)
-
     def forward(self, x: Tensor) -> Tensor:
-        self._bn_input_grid()
+        self.bn.follow_input_grid(self.conv)
         return self.requant(x + self.act(self.bn(self.conv(self.srm(x)))))
 
 

@@ -66,6 +66,33 @@ def test_fixed_point_bn_rounds_its_affine_at_inference():
     assert torch.equal(bn(x), x * a.view(1, 3, 1, 1) + b.view(1, 3, 1, 1))
 
 
+def test_h4_block_residual_add_is_exact_in_float32_for_any_weight_scale():
+    """H4 (as S2BNet-style's S4): a binary weight scale of ~2^-16 would put the second BN's output on
+    2^-24, and x + body(x) of a skip near +-32 would then need 30 bits. With out_lsb every BN product
+    lands on 2^-19 and the float32 block equals its float64 value; without it, it does not (the check
+    can fail). Set after eval() as load_state_dict would: the grid follows the weights."""
+    from quant_models.hsbinet import ResidualBlock
+    cfg = HSBiNetConfig(bands=5, hidden=8, blocks=1, profile='hardware')
+    exact = {}
+    for bounded in (True, False):
+        torch.manual_seed(0)
+        blk = ResidualBlock(cfg).eval()
+        bn = blk.body[1][1]
+        with torch.no_grad():
+            blk.body[1][0].conv.weight.mul_(2.0 ** -10)  # weight scale ~2^-16, after eval()
+            bn.weight.copy_(torch.linspace(3.3, 9.7, 8))
+            bn.bias.copy_(torch.linspace(-0.4, 0.4, 8))
+        if not bounded:
+            bn.out_lsb = None
+        x = torch.round((torch.rand(2, 8, 6, 6, generator=torch.Generator().manual_seed(1)) * 60 - 30) * 1024) / 1024
+        with torch.no_grad():
+            y = blk.body(x)
+            assert float(blk.body[1][0].conv.quant_weight().scale.max()) <= 2.0 ** -15
+        on_grid = torch.equal(y * 2 ** 19, torch.round(y * 2 ** 19))
+        exact[bounded] = on_grid and torch.equal((x + y).double(), x.double() + y.double())
+    assert exact == {True: True, False: False}
+
+
 def test_parameter_count_and_weight_memory_for_the_paper_setting(capsys):
     paper = model_summary(build_model(HSBiNetConfig(bands=191, hidden=64, blocks=8, profile='paper')))
     hw = model_summary(build_model(HSBiNetConfig(bands=191, hidden=64, blocks=4, profile='hardware')))

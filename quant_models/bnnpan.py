@@ -35,7 +35,8 @@ Hardware profile (streamable, exactly representable; the named changes B1-B8 of 
   B3 binary convs pad first, then binarise (H3);
   B4 NBC with frozen statistics: the re-normalisation is a BatchNorm of the binary branch (running
      statistics; m_f, s_f / lam and eta folded into its affine), rounded to 2^-8 at inference (H4);
-     the block's output requantised to fixed<16,6>;
+     the sub-band sums X^_f requantised to fixed<23, I+2> before the IDWT (``subband_bits``) and
+     the block's output to fixed<16,6>;
   B5 RPReLU dropped (S2BNet-style's S5);
   B6 the four sub-band convs as one binary 3x3 conv over the stacked sub-bands (4C -> 4C): a
      stream carries the four sub-bands of a pixel pair together, and a grouped conv is not among
@@ -169,6 +170,18 @@ class NBCRenorm(nn.Module):
         return (sf / self.lam) * (xb - mb) / sb + mf + self.eta
 
 
+def subband_bits(feature_bits: tuple[int, int]) -> tuple[int, int]:
+    """fixed<W_s, I_s> of a hardware PIBF's sub-band sums X^_f = DWT(x) + BN(...), before the IDWT.
+
+    DWT(x) of a fixed<W, I> x spans +-2^I (the LL band sums four terms, halved); one more integer bit
+    leaves the BN's correction as much room again before it saturates: I_s = I + 2. The IDWT then
+    adds four of them, halved: +-2^I_s on a 2^(I_s - W_s - 1) grid, W_s + 1 significant bits, so
+    W_s = 23 is the widest sum whose IDWT float32 computes exactly (measured without it: the
+    demo's IDWTs needed 28-29 bits and its sub-band adds 26-27, exact on the verified data only).
+    """
+    return 23, feature_bits[1] + 2
+
+
 class PIBF(nn.Module):
     """Prior-Integrated Binary Frequency module, C -> C (module docstring; B3-B8 in hardware).
 
@@ -185,6 +198,10 @@ class PIBF(nn.Module):
         def conv(c: int) -> BinaryConv2d:
             return BinaryConv2d(c, c, 3, cfg.estimator, pad_then_binarize=cfg.has('B3'), binary=cfg.binary)
 
+        # B4 with B5: BN products on multiples of 2^(I_s - 1 - 24) for the fixed<W_s, I_s> sub-band
+        # requantiser after the add, so DWT(x) + BN(...) is exact in float32 inside its range (S4's
+        # rule); with an RPReLU in front the BN's input is not on the conv's grid (no bound)
+        sub_lsb = 2.0 ** (subband_bits(cfg.feature_bits)[1] - 1 - 24) if cfg.has('B5') else None
         # Module names of the two plain profiles are kept (checkpoints and exported graphs): hardware
         # conv/bn, paper convs/acts/nbc/film/cdc.
         if cfg.has('B6'):
@@ -192,7 +209,7 @@ class PIBF(nn.Module):
             if not cfg.has('B5'):
                 self.act = RPReLU(4 * C)
             if cfg.has('B4'):
-                self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits, bn_scale_bits(3, 4 * C))
+                self.bn = FixedPointBN(4 * C, cfg.bn_frac_bits, bn_scale_bits(3, 4 * C), sub_lsb)
             else:
                 self.nbc = NBCRenorm(4 * C)
         else:
@@ -200,7 +217,8 @@ class PIBF(nn.Module):
             if not cfg.has('B5'):
                 self.acts = nn.ModuleList([RPReLU(C) for _ in SUBBANDS])
             if cfg.has('B4'):
-                self.bns = nn.ModuleList([FixedPointBN(C, cfg.bn_frac_bits, bn_scale_bits(3, C)) for _ in SUBBANDS])
+                self.bns = nn.ModuleList([FixedPointBN(C, cfg.bn_frac_bits, bn_scale_bits(3, C), sub_lsb)
+                                          for _ in SUBBANDS])
             else:
                 self.nbc = nn.ModuleList([NBCRenorm(C) for _ in SUBBANDS])
         if not cfg.has('B7'):
@@ -211,6 +229,21 @@ class PIBF(nn.Module):
         if not cfg.has('B8'):
             self.cdc = nn.Linear(2 * C, C)
         self.requant = fixed_point_act(*cfg.feature_bits) if cfg.has('B4') else nn.Identity()
+        if cfg.has('B4'):
+            self.sub_requant = fixed_point_act(*subband_bits(cfg.feature_bits))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._bn_grids()
+        return self
+
+    def _bn_grids(self) -> None:
+        """B4 with B5: each BN reads its binary conv directly, so it takes that conv's weight scale
+        as its input grid (FixedPointBN.follow_input_grid); with an RPReLU between them it has none."""
+        if self.cfg.has('B4') and self.cfg.has('B5'):
+            pairs = [(self.bn, self.conv)] if self.cfg.has('B6') else list(zip(self.bns, self.convs))
+            for bn, conv in pairs:
+                bn.follow_input_grid(conv)
 
     def _branch(self, xf: Tensor, i: int | None) -> Tensor:
         """xf + norm(act(conv(xf))) of sub-band i (None: the stacked sub-bands, B6)."""
@@ -220,10 +253,11 @@ class PIBF(nn.Module):
         if not self.cfg.has('B5'):
             b = part('act', 'acts')(b)
         if self.cfg.has('B4'):
-            return xf + part('bn', 'bns')(b)
+            return self.sub_requant(xf + part('bn', 'bns')(b))
         return xf + part('nbc', 'nbc')(b, xf)
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
+        self._bn_grids()
         sub = haar_dwt(x)
         if self.cfg.has('B6'):
             y = haar_idwt(self._branch(sub, None))

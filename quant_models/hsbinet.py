@@ -29,7 +29,8 @@ Hardware profile: same components, each changed to a streamable exact form (name
      every residual add / concat producer;
   H5 decoder attention acts on the C binarised channels (frame buffer C bits/pixel instead of
      B x 16 bits), and sigmoid is a power-of-two hard sigmoid on an 8-bit grid;
-  H6 the decoder's C -> B projection has int8 weights; inputs are fixed<16,2>, output fixed<16,2>;
+  H6 the decoder's C -> B projection has int8 weights and its output is rounded to fixed<16,2>;
+     inputs are fixed<16,2>, output fixed<16,2>;
   H7 thermometer thresholds rounded to 2^-6 at inference.
 Every binary conv in both profiles uses the chosen estimator (ATISTE by default) for activations
 and weights; the estimator's alpha/lam exist only for training.
@@ -266,7 +267,9 @@ class Decoder(nn.Module):
     paper:    d = proj(BN(bconv3(x))) (float 1x1, C -> B); out = d * sigmoid(bconv1x1(GAP(d))) on B channels.
     H5:       b = sign(BN(bconv3(x))); out = proj(b * hard_sigmoid(bconv1x1(GAP(b)))): attention on the
               C binary channels (a C-bit/pixel frame buffer), power-of-two hard sigmoid on a 2^-8 grid.
-    H6:       proj has int8 weights with a power-of-two scale instead of float.
+    H6:       proj has int8 weights with a power-of-two scale instead of float, and the decoder's
+              output is rounded to fixed<io_bits> (as S2BNet-style's S7 tail), so the global residual
+              add (bilinear on 2^-20 plus it) is exact in float32 whatever scale proj trains to.
     H8:       ``attention_rows`` L > 0: the gate is computed per block of L PAN rows (pooled over
               the block's L x W pixels) and multiplies that block only; a frame of L rows is H5.
     The hardware profile has both; the attribute names are the same in every variant.
@@ -293,17 +296,21 @@ class Decoder(nn.Module):
             self.proj = fixed_point_conv1x1(C, B)
             with torch.no_grad():
                 self.proj.weight.normal_(0.0, 1e-3)  # near zero: start as the plain upsampler
+            # without it a proj scale of 2^-16 (weights ~1e-3, as at init) puts its output on 2^-24
+            # and bilinear + decoder inside the output's +-2 needs 25 bits
+            self.requant = fixed_point_act(*cfg.io_bits)
         else:
             self.proj = nn.Conv2d(C, B, 1)
             nn.init.zeros_(self.proj.weight)  # start as the plain upsampler (global residual)
             nn.init.zeros_(self.proj.bias)
+            self.requant = nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         if self.binary_attention:
             b = self.binarize(self.conv(x))
-            return self.proj(self._gated(b))
+            return self.requant(self.proj(self._gated(b)))
         d = self.proj(self.conv(x))
-        return d * torch.sigmoid(self.att(self.pool(d)))
+        return self.requant(d * torch.sigmoid(self.att(self.pool(d))))
 
     def _gated(self, b: Tensor) -> Tensor:
         """b (N, C, H, W) times its gate: one per frame, or (H8) one per block of L rows."""

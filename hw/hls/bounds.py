@@ -10,7 +10,9 @@ allow, by interval arithmetic over the hls4ml layer graph:
 * fixed-point conv: sum_c |w_oc| * max|x| (worst channel), f = f_x + f_w (+ bias);
 * BatchNormalization (weight scale folded in by hls4ml): y = s*x + b, exact f = f_x + f_s, f_b;
 * Add: ranges add, f = max; Concatenate: union; ZeroPadding/Clone: unchanged (0 included);
-* Quant (Activation with a quantizer type): its own saturating type, as exported by Brevitas;
+* Quant (Activation with a quantizer type): its own saturating type, as exported by Brevitas; a
+  Quant that hls4ml merged into the layer in front (first conversion) is what that layer's
+  consumers read;
 * BilinearResize / ChannelGate (hw.hls.ext): their own exact derivations;
 * HaarDWT / HaarIDWT: sums of four terms halved, f + 1; the DWT's range [min(2lo, lo-hi),
   max(2hi, hi-lo)], the IDWT's twice the largest magnitude of its input (sub-bands mix signs).
@@ -222,11 +224,24 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
         else:
             raise HsbinetError('No precision rule for this hls4ml layer', key=f'{layer.name} ({cls})',
                                hint='add a rule in hw/hls/bounds.py before lowering this graph')
+        row = {'layer': layer.name, 'class': cls, 'range': [iv.lo, iv.hi], 'frac_bits': iv.frac,
+               'golden_bits': golden_bits(iv) if bn_bits is None else bn_bits, **prec}
+        merged = layer.get_attr('quantizer') if cls != 'Activation' else None
+        if merged is not None:
+            # hls4ml's MergeLinearActivation folded the Quant behind this layer into its output type
+            # in this (first) conversion only: the real one sets this layer's type, so the Quant stays
+            # a layer of its own there, and what the consumers read is the Quant's saturating type
+            # (measured: a tail conv's 2^-24 grid made the global residual add "need" 25 bits and a
+            # type 4 bits too wide, although it adds the quantised fixed<16,2> output)
+            q = _prec_interval(layer.get_output_variable().type.precision)
+            row['read_as'] = str(layer.get_output_variable().type.precision)
+            g = 2.0 ** -q.frac  # rounding to the Quant's grid moves a value by up to half a step
+            iv = Interval(max(q.lo, math.floor(iv.lo / g) * g), min(q.hi, math.ceil(iv.hi / g) * g),
+                          min(iv.frac, q.frac))
         ranges[layer.name] = iv
         if prec:
             config[layer.name] = {'Precision': prec}
-        table.append({'layer': layer.name, 'class': cls, 'range': [iv.lo, iv.hi], 'frac_bits': iv.frac,
-                      'golden_bits': golden_bits(iv) if bn_bits is None else bn_bits, **prec})
+        table.append(row)
     _clip_adds_before_saturation(hls_model, ranges, table)
     return config, table
 

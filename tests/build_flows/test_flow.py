@@ -220,6 +220,7 @@ def test_other_architectures_run_bit_exact_with_a_report(tmp_path, arch, name, m
     assert man['status'] == 'complete' and man['verdicts']['bit_exact'] is True
     design = json.loads((out / 'hw' / 'design.json').read_text())
     assert design['model']['arch'] == arch and design['model']['hidden'] == model['hidden']
+    assert design['golden_float32']['exact'], design['golden_float32']  # S4, B4: exact by construction
     if arch == 'bnnpan':
         assert {'HaarDWT', 'HaarIDWT'} <= {lay['class'] for lay in design['layers']}
     report = json.loads((out / 'hw' / 'report.json').read_text())

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from quant_models.archs import build_model, display_name, model_config_from_dict
 from quant_models.bnnpan import (BNNPAN_CHANGES, PIBF, BNNPan, BNNPanConfig, NBCRenorm, from_subbands, haar_dwt,
-                                 haar_idwt, subbands)
+                                 haar_idwt, subband_bits, subbands)
 from quant_models.common import HsbinetError
 from quant_models.layers import BinaryConv2d
 from quant_models.s2bnet import RPReLU
@@ -112,15 +112,48 @@ def test_hardware_profile_applies_its_named_changes_and_stays_on_its_grids():
     assert torch.equal(out * 2 ** 14, torch.round(out * 2 ** 14))  # output on fixed<16,2>
 
 
-def test_a_hardware_block_is_the_identity_plus_the_inverse_transform_of_its_branch():
-    # IDWT(DWT(x) + r) == x + IDWT(r): the residual path needs no transform in hardware
+def test_a_hardware_block_is_the_inverse_transform_of_its_requantised_subband_sums():
+    # requant(IDWT(Q_s(DWT(x) + r))), Q_s = fixed<23,8>: the sums are on Q_s's grid and, where Q_s
+    # neither rounds nor saturates, the block is x + IDWT(r) (the residual path needs no transform)
     torch.manual_seed(0)
     block = PIBF(BNNPanConfig(bands=5, hidden=4, profile='hardware'), 4).eval()
+    assert subband_bits((16, 6)) == (23, 8)
     x = torch.round(torch.rand(1, 4, 8, 8) * 2 ** 10) / 2 ** 10
     with torch.no_grad():
         sub = haar_dwt(x)
         branch = block.bn(block.conv(sub))
-        assert torch.equal(block(x), block.requant(x + haar_idwt(branch)))
+        sums = block.sub_requant(sub + branch)
+        assert torch.equal(sums * 2 ** 15, torch.round(sums * 2 ** 15))
+        assert torch.equal(block(x), block.requant(haar_idwt(sums)))
+        if torch.equal(sums, sub + branch):
+            assert torch.equal(block(x), block.requant(x + haar_idwt(branch)))
+
+
+def test_b4_pibf_is_exact_in_float32_for_any_weight_scale():
+    """A binary weight scale of ~2^-16 puts the BN output on ~2^-24: DWT(x) + BN(...) of a fixed<16,6>
+    x then needs ~30 bits, and so does the IDWT of those sums. With B4's bounds (BN products on
+    2^-17, the sums requantised to fixed<23,8>) both equal their float64 values; without them they
+    do not (the check can fail)."""
+    exact = {}
+    for bounded in (True, False):
+        torch.manual_seed(0)
+        block = PIBF(BNNPanConfig(bands=5, hidden=4, profile='hardware'), 4).eval()
+        with torch.no_grad():
+            block.conv.conv.weight.mul_(2.0 ** -10)
+            block.bn.weight.copy_(torch.linspace(3.3, 9.7, 16))
+            block.bn.bias.copy_(torch.linspace(-0.4, 0.4, 16))
+        if not bounded:
+            block.bn.out_lsb, block.sub_requant = None, torch.nn.Identity()
+        x = torch.round((torch.rand(2, 4, 8, 8, generator=torch.Generator().manual_seed(1)) * 60 - 30) * 1024) / 1024
+        with torch.no_grad():
+            block(x)  # the BN takes its conv's grid in forward, after the in-place weight change
+            sub = haar_dwt(x)
+            y = block.bn(block.conv(sub))
+            assert float(block.conv.conv.quant_weight().scale.max()) <= 2.0 ** -15
+            sums = block.sub_requant(sub + y)
+        add_exact = torch.equal((sub + y).double(), sub.double() + y.double())
+        exact[bounded] = add_exact and torch.equal(haar_idwt(sums).double(), haar_idwt(sums.double()))
+    assert exact == {True: True, False: False}
 
 
 def test_config_and_registry():

@@ -29,12 +29,23 @@ def test_the_summary_names_the_layers_that_compute_beyond_float32():
 
 
 def test_an_add_before_a_saturating_quantiser_counts_only_the_values_it_can_pass(small_lowered):
-    """The small model's global residual: bilinear (+-2 on 2^-20) + decoder (2^-23) is 25 bits wide,
-    24 inside the output quantiser's [-2, 2)."""
+    """The small model's residual block: x (fixed<16,6>) + body(x) spans +-32.67 on 2^-15, 21 bits;
+    inside the requantiser's [-32, 32) it is 20."""
+    table = json.loads((small_lowered / 'precisions.json').read_text())
+    add = next(r for r in table if r['class'] == 'Merge' and max(map(abs, r['range'])) > 32)
+    assert golden_bits(Interval(*add['range'], add['frac_bits'])) == 21
+    assert add['golden_bits'] == golden_bits(Interval(-32.0, 32.0, add['frac_bits'])) == 20
+
+
+def test_a_quant_merged_into_its_layer_is_what_the_consumers_read(small_lowered):
+    """hls4ml merges the decoder's fixed<16,2> rounding (H6) into the decoder conv in the first
+    conversion; the global residual add then reads fixed<16,2> (2^-14) next to the bilinear 2^-20,
+    not the conv's own 2^-23 (which would count it at 24 bits and give the add a 4-bit wider type)."""
     table = json.loads((small_lowered / 'precisions.json').read_text())
     last_add = [r for r in table if r['class'] == 'Merge'][-1]
-    assert golden_bits(Interval(*last_add['range'], last_add['frac_bits'])) == 25
-    assert last_add['golden_bits'] == 24
+    decoder = [r for r in table if r['class'] == 'PointwiseConv2D'][-1]
+    assert decoder['read_as'].startswith('fixed<16,2,RND_CONV,SAT') and decoder['frac_bits'] > 20
+    assert last_add['frac_bits'] == 20 and last_add['result'] == 'fixed<23,3>'
 
 
 def test_the_lowered_small_design_is_float32_exact(small_lowered):

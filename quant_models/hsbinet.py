@@ -29,7 +29,7 @@ Hardware profile: same components, each changed to a streamable exact form (name
      every residual add / concat producer;
   H5 decoder attention acts on the C binarised channels (frame buffer C bits/pixel instead of
      B x 16 bits), and sigmoid is a power-of-two hard sigmoid on an 8-bit grid;
-  H6 the decoder's C -> B projection has int8 weights and its output is rounded to fixed<16,2>;
+  H6 the decoder's C -> B projection has int8 weights and its output is held on fixed<26,3>;
      inputs are fixed<16,2>, output fixed<16,2>;
   H7 thermometer thresholds rounded to 2^-6 at inference.
 Every binary conv in both profiles uses the chosen estimator (ATISTE by default) for activations
@@ -261,6 +261,19 @@ class Fusion(nn.Module):
         return self.requant(self.conv(torch.cat([spatial, spectral], dim=1)))
 
 
+def decoder_out_bits(io_bits: tuple[int, int]) -> tuple[int, int]:
+    """H6: fixed<W_d, I_d> of the decoder's output, the term the global residual adds to the bilinear F0.
+
+    The add is read only by the output quantiser fixed<W_o, I_o> (+-2^(I_o - 1)), so it is exact in
+    float32 when its terms are multiples of 2^(I_o - 1 - 24): the decoder's output is rounded there
+    (without it a projection scale of 2^-16, the order of its 1e-3 initialisation, put it on 2^-24 and
+    the add at 25 bits). I_d = I_o + 1 saturates only where the output saturates anyway (|F0| < 2^(I_o-1)).
+    The grid is the finest that keeps the add exact, not the io grid: it leaves a trained projection's
+    output as it is (rounding it to fixed<16,2> itself moved the demo by -0.16 dB, one seed).
+    """
+    return 26, io_bits[1] + 1
+
+
 class Decoder(nn.Module):
     """bconv3+BN, C -> B projection and channel attention.
 
@@ -268,7 +281,7 @@ class Decoder(nn.Module):
     H5:       b = sign(BN(bconv3(x))); out = proj(b * hard_sigmoid(bconv1x1(GAP(b)))): attention on the
               C binary channels (a C-bit/pixel frame buffer), power-of-two hard sigmoid on a 2^-8 grid.
     H6:       proj has int8 weights with a power-of-two scale instead of float, and the decoder's
-              output is rounded to fixed<io_bits> (as S2BNet-style's S7 tail), so the global residual
+              output is held on fixed<26, I_o + 1> (:func:`decoder_out_bits`), so the global residual
               add (bilinear on 2^-20 plus it) is exact in float32 whatever scale proj trains to.
     H8:       ``attention_rows`` L > 0: the gate is computed per block of L PAN rows (pooled over
               the block's L x W pixels) and multiplies that block only; a frame of L rows is H5.
@@ -296,9 +309,7 @@ class Decoder(nn.Module):
             self.proj = fixed_point_conv1x1(C, B)
             with torch.no_grad():
                 self.proj.weight.normal_(0.0, 1e-3)  # near zero: start as the plain upsampler
-            # without it a proj scale of 2^-16 (weights ~1e-3, as at init) puts its output on 2^-24
-            # and bilinear + decoder inside the output's +-2 needs 25 bits
-            self.requant = fixed_point_act(*cfg.io_bits)
+            self.requant = fixed_point_act(*decoder_out_bits(cfg.io_bits))
         else:
             self.proj = nn.Conv2d(C, B, 1)
             nn.init.zeros_(self.proj.weight)  # start as the plain upsampler (global residual)

@@ -235,6 +235,10 @@ def derive_precisions(hls_model, input_precision: str) -> tuple[dict, list[dict]
             # type 4 bits too wide, although it adds the quantised fixed<16,2> output)
             q = _prec_interval(layer.get_output_variable().type.precision)
             row['read_as'] = str(layer.get_output_variable().type.precision)
+            if 'result' in prec and q.lo <= iv.lo and iv.hi <= q.hi and iv.frac <= q.frac:
+                # the Quant changes no value this layer can produce: the layer's result takes its
+                # type, so the real conversion drops it as a cast-free linear activation (no logic)
+                prec['result'] = row['result'] = row['read_as']
             g = 2.0 ** -q.frac  # rounding to the Quant's grid moves a value by up to half a step
             iv = Interval(max(q.lo, math.floor(iv.lo / g) * g), min(q.hi, math.ceil(iv.hi / g) * g),
                           min(iv.frac, q.frac))

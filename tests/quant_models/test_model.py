@@ -93,6 +93,29 @@ def test_h4_block_residual_add_is_exact_in_float32_for_any_weight_scale():
     assert exact == {True: True, False: False}
 
 
+def test_h6_global_residual_add_is_exact_in_float32_for_any_projection_scale():
+    """H6: a decoder projection of weights ~1e-5 (int8 scale 2^-23) would put the decoder output on
+    ~2^-31 and bilinear + decoder (|sum| near 1) beyond float32's significand. Held on fixed<26,3>
+    (multiples of 2^-23) the add equals its float64 value; without it, it does not (can fail)."""
+    from quant_models.hsbinet import decoder_out_bits
+    assert decoder_out_bits((16, 2)) == (26, 3)
+    exact = {}
+    for bounded in (True, False):
+        torch.manual_seed(0)
+        model = build_model(HSBiNetConfig(bands=5, hidden=8, blocks=1, profile='hardware')).eval()
+        with torch.no_grad():
+            model.decoder.proj.weight.normal_(0.0, 1e-5)
+        if not bounded:
+            model.decoder.requant = torch.nn.Identity()
+        ms, pan = _inputs(B=5)
+        with torch.no_grad():
+            f0 = model.upsample(model.in_ms(ms))
+            d = model.decoder(model.fusion(model.edge(model.in_pan(pan)), model.msfe(model.head(f0))))
+        assert bool((d != 0).any())
+        exact[bounded] = torch.equal((f0 + d).double(), f0.double() + d.double())
+    assert exact == {True: True, False: False}
+
+
 def test_parameter_count_and_weight_memory_for_the_paper_setting(capsys):
     paper = model_summary(build_model(HSBiNetConfig(bands=191, hidden=64, blocks=8, profile='paper')))
     hw = model_summary(build_model(HSBiNetConfig(bands=191, hidden=64, blocks=4, profile='hardware')))

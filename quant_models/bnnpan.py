@@ -60,7 +60,8 @@ from torch import Tensor, nn
 
 from quant_models.common import HsbinetError
 from quant_models.model_checks import check_changes, check_common, config_dict, has_change
-from quant_models.layers import BilinearUpsample, BinaryConv2d, FixedPointBN, bn_scale_bits, fixed_point_act
+from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, bn_scale_bits, exact_add_lsb,
+                                 fixed_point_act)
 from quant_models.s2bnet import RPReLU, hardware_head, hardware_tail
 
 BNNPAN_CHANGES = ('B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8')  # docs/model.md, "BNNPan-style"
@@ -201,7 +202,7 @@ class PIBF(nn.Module):
         # B4 with B5: BN products on multiples of 2^(I_s - 1 - 24) for the fixed<W_s, I_s> sub-band
         # requantiser after the add, so DWT(x) + BN(...) is exact in float32 inside its range (S4's
         # rule); with an RPReLU in front the BN's input is not on the conv's grid (no bound)
-        sub_lsb = 2.0 ** (subband_bits(cfg.feature_bits)[1] - 1 - 24) if cfg.has('B5') else None
+        sub_lsb = exact_add_lsb(subband_bits(cfg.feature_bits)[1]) if cfg.has('B5') else None
         # Module names of the two plain profiles are kept (checkpoints and exported graphs): hardware
         # conv/bn, paper convs/acts/nbc/film/cdc.
         if cfg.has('B6'):

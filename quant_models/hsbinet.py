@@ -43,6 +43,7 @@ and H5's binarising of the decoder features is dropped. It cannot be exported to
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -53,7 +54,8 @@ from torch import Tensor, nn
 from quant_models.common import HsbinetError
 from quant_models.model_checks import check_changes, check_common, has_change
 from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, HardSigmoidPo2, bn_scale_bits,
-                                 count_parameters, fixed_point_act, fixed_point_conv1x1, latent_weight)
+                                 count_parameters, exact_add_lsb, fixed_point_act, fixed_point_conv1x1,
+                                 latent_weight)
 from quant_models.quantizers import act_quant
 
 HW_CHANGES = ('H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'H7')  # docs/model.md, "Hardware profile: the named changes"
@@ -182,7 +184,7 @@ class ConvBN(nn.Sequential):
 
     def __init__(self, cfg: HSBiNetConfig, cin: int, cout: int, k: int):
         h4 = cfg.has('H4')
-        bn = (FixedPointBN(cout, cfg.bn_frac_bits, bn_scale_bits(k, cin), 2.0 ** (cfg.feature_bits[1] - 1 - 24))
+        bn = (FixedPointBN(cout, cfg.bn_frac_bits, bn_scale_bits(k, cin), exact_add_lsb(cfg.feature_bits[1]))
               if h4 else FixedPointBN(cout, None))
         super().__init__(BinaryConv2d(cin, cout, k, cfg.estimator, pad_then_binarize=cfg.has('H3'),
                                       binary=cfg.binary), bn)
@@ -271,7 +273,8 @@ def decoder_out_bits(io_bits: tuple[int, int]) -> tuple[int, int]:
     The grid is the finest that keeps the add exact, not the io grid: it leaves a trained projection's
     output as it is (rounding it to fixed<16,2> itself moved the demo by -0.16 dB, one seed).
     """
-    return 26, io_bits[1] + 1
+    i_d = io_bits[1] + 1
+    return i_d - int(math.log2(exact_add_lsb(io_bits[1]))), i_d  # (26, I_o + 1)
 
 
 class Decoder(nn.Module):

@@ -66,6 +66,14 @@ def latent_weight(conv: nn.Module) -> nn.Parameter:
     return p.weight.original if p is not None and 'weight' in p else conv.weight
 
 
+def exact_add_lsb(int_bits: int) -> float:
+    """The finest grid 2^(I - 1 - 24) whose multiples inside a saturating fixed<W, I>'s +-2^(I-1) float32
+    holds exactly (2^24 steps): an add read only by that quantiser, of terms on multiples of it, is
+    exact in float32 (a correctly rounded add is monotone, so what lies beyond saturates alike).
+    Used for the BN products before a residual add (H4, S4, B4) and the decoder output (H6)."""
+    return 2.0 ** (int_bits - 1 - 24)
+
+
 def bn_scale_bits(k: int, cin: int) -> int:
     """Significant bits a hardware BatchNorm scale may keep behind a binary k x k conv of ``cin`` inputs.
 

@@ -70,8 +70,8 @@ from torch.nn.utils import parametrize
 from quant_models.common import HsbinetError
 from quant_models.model_checks import check_changes, check_common, config_dict, has_change
 from quant_models.hsbinet import ThermometerEncoder
-from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, bn_scale_bits, fixed_point_act,
-                                 fixed_point_conv1x1)
+from quant_models.layers import (BilinearUpsample, BinaryConv2d, FixedPointBN, bn_scale_bits, exact_add_lsb,
+                                 fixed_point_act, fixed_point_conv1x1)
 
 S2B_CHANGES = ('S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7')  # docs/model.md, "S2BNet-style"
 GABOR_FREQ = (0.1, 0.4)  # cycles per pixel of the drawn Gabor kernels (the sources give no range)
@@ -242,7 +242,7 @@ class S2BConv(nn.Module):
         # S4: the BN's products on multiples of 2^(I - 1 - 24) for the fixed<W, I> skip they are added
         # to, so the residual add (inside the requantiser's +-2^(I-1)) is exact in float32 (measured
         # before: a 2^-12 weight scale put the BN output on 2^-20 and the add needed 25 bits)
-        out_lsb = 2.0 ** (cfg.feature_bits[1] - 1 - 24)
+        out_lsb = exact_add_lsb(cfg.feature_bits[1])
         self.bn = (FixedPointBN(channels, frac, bn_scale_bits(k, channels), out_lsb) if frac is not None
                    else FixedPointBN(channels, None))
         self.act = nn.Identity() if cfg.has('S5') else RPReLU(channels)

@@ -43,7 +43,6 @@ and H5's binarising of the decoder features is dropped. It cannot be exported to
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -267,14 +266,14 @@ def decoder_out_bits(io_bits: tuple[int, int]) -> tuple[int, int]:
     """H6: fixed<W_d, I_d> of the decoder's output, the term the global residual adds to the bilinear F0.
 
     The add is read only by the output quantiser fixed<W_o, I_o> (+-2^(I_o - 1)), so it is exact in
-    float32 when its terms are multiples of 2^(I_o - 1 - 24): the decoder's output is rounded there
+    float32 when its terms are multiples of 2^(I_o - 1 - 24) (``layers.exact_add_lsb``): the decoder's
+    output is rounded there, I_d = I_o + 1 integer and 25 - I_o fractional bits, W_d = 26 for any I_o
     (without it a projection scale of 2^-16, the order of its 1e-3 initialisation, put it on 2^-24 and
     the add at 25 bits). I_d = I_o + 1 saturates only where the output saturates anyway (|F0| < 2^(I_o-1)).
     The grid is the finest that keeps the add exact, not the io grid: it leaves a trained projection's
     output as it is (rounding it to fixed<16,2> itself moved the demo by -0.16 dB, one seed).
     """
-    i_d = io_bits[1] + 1
-    return i_d - int(math.log2(exact_add_lsb(io_bits[1]))), i_d  # (26, I_o + 1)
+    return 26, io_bits[1] + 1
 
 
 class Decoder(nn.Module):

@@ -98,7 +98,10 @@ def test_h6_global_residual_add_is_exact_in_float32_for_any_projection_scale():
     ~2^-31 and bilinear + decoder (|sum| near 1) beyond float32's significand. Held on fixed<26,3>
     (multiples of 2^-23) the add equals its float64 value; without it, it does not (can fail)."""
     from quant_models.hsbinet import decoder_out_bits
-    assert decoder_out_bits((16, 2)) == (26, 3)
+    from quant_models.layers import exact_add_lsb
+    for io_int in (1, 2, 4):
+        w, i = decoder_out_bits((16, io_int))
+        assert (w, i) == (26, io_int + 1) and 2.0 ** (i - w) == exact_add_lsb(io_int)
     exact = {}
     for bounded in (True, False):
         torch.manual_seed(0)

@@ -1,6 +1,6 @@
 """Exploration (issue 10 item 4): does a detail-injection base let the binary model beat GSA/MTF-GLP?
 
-Trains the hardware-profile HS-BiNet (default config: C = 64, 2 blocks, 75 epochs, batch 4) on one
+Trains the hardware-profile HS-BiNet (configs/default.yaml: C = 64, 2 blocks, 75 epochs, lr 2e-4) on one
 prepared scene (``hsbinet data --out DIR``) with one of these candidate output stages and scores
 the best-validation checkpoint on the test split against bicubic, GSA and MTF-GLP (PSNR, SAM):
 
@@ -18,14 +18,41 @@ the best-validation checkpoint on the test split against bicubic, GSA and MTF-GL
 ``hpmg`` HPM detail with learned per-band gains (a 1 -> B 1x1 conv on the ratio map):
          ``out = v0 + a * bilinear(MS) * (PAN / bilinear(avgpool4(PAN)) - 1)``, a initialised by least
          squares on the training split, then trained; a = 1 is ``hpm`` with an additive decoder.
+``nscale`` today's model on frames scaled by their own PAN level (scale-equivariant):
+         ``s = mean(PAN) / 0.3`` per frame, ``out = s * v0(MS / s, PAN / s)``: the network sees
+         every frame at one radiometric level (frame statistics, as the channel attention's).
+``nstd`` today's model on jointly standardised frames: per frame ``s = 4 std(PAN)``,
+         ``MS' = 0.5 + (MS - mean_b(MS)) / s``, ``PAN' = 0.5 + (PAN - mean(PAN)) / s``,
+         ``out = bilinear(MS) + s * decoder(MS', PAN')``: the learned detail is relative to the
+         frame's PAN contrast, as a regression gain is.
 ``glp``  an upper bound, not streamable as written: the network's residual on the per-patch
          MTF-GLP fusion itself (float, computed on the fly from the patch's MS and PAN with the
          scene's MTF): ``out = MTF-GLP(MS, PAN) + decoder(...)``, the head reading MTF-GLP.
 
+Options that change the training of any variant (each a hypothesis about the 100 x 100 scenes, whose
+20 training patches come from one strip of a different radiometry than the test strip; results in
+docs/benchmarks.md, "Training hypotheses for the 100 x 100 scenes"):
+
+``--thermometer scene|wide``  thermometer thresholds at quantiles of every split's PAN (inputs only,
+         no GT) or evenly over 1-99 % of twice the training PAN's maximum, instead of the training
+         PAN's quantiles (the test strip's PAN leaves the training strip's range).
+``--gain-aug``  radiometric augmentation: each item (MS, LMS, PAN, GT) times one gain drawn
+         log-uniform in [0.5, 2] per (seed, epoch, item), capped so the peak stays below 1.9 (inside
+         the fixed<16,2> inputs), on top of the dihedral flips.
+``--donor DIR[,DIR]``  cross-scene pretraining in the training set: every patch of the donor
+         folders (train, val and test; other scenes) with its bands resampled linearly in band index
+         to the target's B, added to the target's training patches (written to OUT/data; the target's
+         val/test are unchanged).
+``--proj-scale F``  the H6 decoder projection's initial weights (N(0, 1e-3)) times F: with F = 1e-3
+         the untrained model is the bilinear upsampler to within 1e-5.
+
+Every run also scores the untrained model (``epoch0``, its validation L1 beside the best epoch's).
+
 The candidates are float experiments on top of the hardware profile (the extra paths are not
 quantised), so a candidate that wins here still needs its exact, lowerable form; one that loses
 here will not win once quantised. Results of the runs in docs/benchmarks.md ("Detail-injection
-candidates"). One training per call, deterministic (seeded, 1 thread):
+candidates" and "Training hypotheses for the 100 x 100 scenes"). One training per call, deterministic
+(seeded, 1 thread):
 
     python benchmarks/detail_base_candidates.py DATA_DIR --variant glpg --out DIR [--epochs 75]
 """
@@ -34,7 +61,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -42,15 +71,16 @@ import torch.nn.functional as F
 from torch import nn
 
 import quant_models.train as T
+from build_flows.config import load_config, model_config
 from quant_models import metrics
 from quant_models.baselines import mtf_glp
 from quant_models.baselines.mtf_glp import pan_lowpass
 from quant_models.data.hpc_format import read_hpc
 from quant_models.data.wald import bicubic_upsample
 from quant_models.evaluate import DEFAULT_GNYQ, DEFAULT_TAPS, classical
-from quant_models.hsbinet import Decoder, HSBiNetConfig
+from quant_models.hsbinet import Decoder
 
-VARIANTS = ('v0', 'glpg', 'glpm', 'hpm', 'hpmg', 'glp')
+VARIANTS = ('v0', 'glpg', 'glpm', 'hpm', 'hpmg', 'glp', 'nscale', 'nstd')
 
 
 def hpm_ratio(pan, low):
@@ -87,10 +117,37 @@ class Candidate(nn.Module):
     def lowpass(self, pan):
         return box_lowpass(pan, self.ratio)
 
+    def normalise(self, ms, pan):
+        """(ms', pan', undo) of the frame-normalising variants; identity for the others (NCHW)."""
+        if self.variant == 'nscale':
+            s = pan.mean((1, 2, 3), keepdim=True).clamp(min=1e-4) / 0.3
+            return ms / s, pan / s, lambda y: y * s
+        if self.variant == 'nstd':
+            s = 4 * pan.std((1, 2, 3), keepdim=True).clamp(min=1e-4)
+            mu_ms, mu_pan = ms.mean((2, 3), keepdim=True), pan.mean((1, 2, 3), keepdim=True)
+            return 0.5 + (ms - mu_ms) / s, 0.5 + (pan - mu_pan) / s, lambda y: (y - 0.5) * s + mu_ms
+        return ms, pan, lambda y: y
+
+    thermometer_mode, thermometer_pan = 'train', None  # --thermometer
+
+    def init_from_data(self, pan):
+        """The trainer's thermometer init, on the PAN as the network sees it (``--thermometer``)."""
+        if self.thermometer_mode == 'scene':
+            pan = self.thermometer_pan
+        dummy = torch.zeros(pan.shape[0], 1, 1, 1)
+        self.base.init_from_data(self.normalise(dummy, pan)[1])
+        if self.thermometer_mode == 'wide':
+            th = self.base.edge.thermo
+            with torch.no_grad():
+                th.bias.copy_(-torch.linspace(0.01, 0.99, th.bias.numel()) * 2 * float(pan.max()))
+
     def forward(self, ms, pan):
         b = self.base
         if self.variant == 'v0':
             return b(ms, pan)
+        if self.variant in ('nscale', 'nstd'):
+            ms_n, pan_n, undo = self.normalise(ms, pan)
+            return undo(b(ms_n, pan_n))
         if self.variant == 'glp':
             r = self.ratio
             fused = [mtf_glp(m.transpose(1, 2, 0), p[0], bicubic_upsample(m.transpose(1, 2, 0), r), r, self.gnyq,
@@ -109,6 +166,50 @@ class Candidate(nn.Module):
             rel = hpm_ratio(pan, self.lowpass(pan)) - 1
             return b.out(f0 + f0 * self.gain.weight.view(1, -1, 1, 1) * rel + b.decoder(f))
         return b.out(f0 + self.gain(det) * (1 + self.mod(f)) + b.decoder(f))
+
+
+def resample_bands(x: np.ndarray, bands: int) -> np.ndarray:
+    """(N, B0, H, W) -> (N, bands, H, W), linear interpolation in band index (first and last kept)."""
+    idx = np.interp(np.linspace(0, 1, bands), np.linspace(0, 1, x.shape[1]), np.arange(x.shape[1]))
+    lo = np.floor(idx).astype(int)
+    hi, w = np.minimum(lo + 1, x.shape[1] - 1), (idx - lo)[None, :, None, None]
+    return ((1 - w) * x[:, lo] + w * x[:, hi]).astype(np.float32)
+
+
+def with_donors(target: str, donors: list[str], out: str) -> str:
+    """``--donor``: OUT with the target's val/test and its train plus every donor patch at its B."""
+    import shutil
+    from quant_models.data.hpc_format import write_hpc
+    t = read_hpc(f'{target}/train.h5', require_gt=True)
+    parts = [(t.gt, t.lms, t.ms, t.pan)]
+    for d in donors:
+        for k in ('train', 'val', 'test'):
+            s = read_hpc(f'{d}/{k}.h5', require_gt=True)
+            if s.ratio != t.ratio or s.pan.shape[-2:] != t.pan.shape[-2:]:
+                raise SystemExit(f'{d}/{k}.h5: patches of {s.pan.shape[-2:]} at ratio {s.ratio}, the target has '
+                                 f'{t.pan.shape[-2:]} at ratio {t.ratio}')
+            parts.append((*(resample_bands(v, t.n_bands) for v in (s.gt, s.lms, s.ms)), s.pan))
+    os.makedirs(out, exist_ok=True)
+    write_hpc(f'{out}/train.h5', *(np.concatenate(v) for v in zip(*parts)), dict(t.attrs))
+    for k in ('val', 'test'):
+        shutil.copy(f'{target}/{k}.h5', f'{out}/{k}.h5')
+    return out
+
+
+def augment_gains() -> None:
+    """``--gain-aug``: PanDataset items times a log-uniform gain in [0.5, 2] (peak kept below 1.9)."""
+    from quant_models.data.dataset import PanDataset
+    plain = PanDataset.__getitem__
+
+    def getitem(self, i):
+        item = plain(self, i)
+        if not self.augment:  # the training set only (val/test have augment off)
+            return item
+        rng = np.random.default_rng([self.seed, self.epoch, int(i) % len(self), 1])
+        peak = max(float(v.max()) for v in item.values())
+        g = min(float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))), 1.9 / max(peak, 1e-6))
+        return {k: v * g for k, v in item.items()}
+    PanDataset.__getitem__ = getitem
 
 
 def box_lowpass(pan: torch.Tensor, ratio: int) -> torch.Tensor:
@@ -150,6 +251,10 @@ def main() -> None:
     p.add_argument('--epochs', type=int, default=75)
     p.add_argument('--out')
     p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--thermometer', choices=('train', 'scene', 'wide'), default='train')
+    p.add_argument('--gain-aug', action='store_true')
+    p.add_argument('--donor', help='comma-separated prepared folders of other scenes (cross-scene pretraining)')
+    p.add_argument('--proj-scale', type=float, default=1.0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.bases:
@@ -161,22 +266,55 @@ def main() -> None:
     te = read_hpc(f'{a.data}/test.h5', require_gt=True)
     bands, ratio = tr.ms.shape[1], tr.pan.shape[-1] // tr.ms.shape[-1]
     gnyq, taps = float(te.attrs.get('gnyq', DEFAULT_GNYQ)), int(te.attrs.get('mtf_taps', DEFAULT_TAPS))
+    data = a.data
+    if a.donor:
+        data = with_donors(a.data, a.donor.split(','), f'{a.out}/data')
+        tr = read_hpc(f'{data}/train.h5', require_gt=True)
+    if a.gain_aug:
+        augment_gains()
     plain = T.build_model
-    T.build_model = lambda cfg: Candidate(plain(cfg), a.variant, tr, gnyq, taps)  # the trainer builds this one
-    mcfg = HSBiNetConfig(bands=bands, hidden=64, blocks=2, ratio=ratio)
+
+    def build(cfg):  # the trainer builds this one
+        base = plain(cfg)
+        with torch.no_grad():
+            base.decoder.proj.weight.mul_(a.proj_scale)
+        cand = Candidate(base, a.variant, tr, gnyq, taps)
+        if a.thermometer != 'train':
+            splits = [read_hpc(f'{a.data}/{k}.h5', require_gt=False).pan for k in ('train', 'val', 'test')]
+            cand.thermometer_pan = torch.from_numpy(np.concatenate(splits))
+            cand.thermometer_mode = a.thermometer
+        return cand
+    T.build_model = build
+    # configs/default.yaml's model and train sections (C = 64, 2 blocks, ATISTE; lr 2e-4, batch 4,
+    # cosine restarts at 25/75), only the epochs from --epochs and seed 0
+    cfg = load_config()
+    if cfg.data.ratio != ratio:
+        raise SystemExit(f'{a.data}: ratio {ratio}, configs/default.yaml has data.ratio {cfg.data.ratio}')
+    mcfg = model_config(cfg, bands)
+    tcfg = replace(cfg.train, epochs=a.epochs, seed=0, threads=None)
+    T.seed_everything(tcfg.seed)  # the untrained start (epoch 0): the model the training starts from
+    init = T.build_model(mcfg)
+    init.init_from_data(torch.from_numpy(tr.pan))
+    init.eval()
+    val_loader = torch.utils.data.DataLoader(T.PanDataset(f'{data}/val.h5'), batch_size=4, shuffle=False)
+    val0 = T.evaluate_loss(init, val_loader, 'l1', torch.device('cpu'))
     t0 = time.time()
-    res = T.train(mcfg, T.TrainConfig(epochs=a.epochs, t0=25, t_mult=2, seed=0), a.data, a.out, progress=False,
+    res = T.train(mcfg, tcfg, data, a.out, progress=False,
                   log=lambda s: None)
     model = T.build_model(mcfg)
     model.load_state_dict(torch.load(res['best'], weights_only=False)['state_dict'])
     model.eval()
     with torch.no_grad():
         out = model(torch.from_numpy(te.ms), torch.from_numpy(te.pan)).numpy()
-    methods = {'candidate': out, 'bicubic': te.lms, **classical(te, ratio, gnyq, taps)}
+    with torch.no_grad():
+        out0 = init(torch.from_numpy(te.ms), torch.from_numpy(te.pan)).numpy()
+    methods = {'candidate': out, 'epoch0': out0, 'bicubic': te.lms, **classical(te, ratio, gnyq, taps)}
     row = {k: {m: round(v, 3) for m, v in metrics.reference_metrics(te.gt, c, ratio).items() if m in ('psnr', 'sam')}
            for k, c in methods.items()}
     best = int(np.argmin([h['val_loss'] for h in res['history']])) + 1
-    print(json.dumps({'data': a.data, 'variant': a.variant, 'epochs': a.epochs, 'best_epoch': best,
+    opts = {'thermometer': a.thermometer, 'gain_aug': a.gain_aug, 'donor': a.donor, 'proj_scale': a.proj_scale}
+    print(json.dumps({'data': a.data, 'variant': a.variant, 'epochs': a.epochs, **opts, 'best_epoch': best,
+                      'val_l1': {'epoch0': round(val0, 6), 'best': round(float(res['best_val_loss']), 6)},
                       'train_s': round(time.time() - t0), **row}))
 
 

@@ -62,6 +62,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from dataclasses import replace
 
@@ -75,7 +76,8 @@ from build_flows.config import load_config, model_config
 from quant_models import metrics
 from quant_models.baselines import mtf_glp
 from quant_models.baselines.mtf_glp import pan_lowpass
-from quant_models.data.hpc_format import read_hpc
+from quant_models.data.dataset import PanDataset
+from quant_models.data.hpc_format import read_hpc, write_hpc
 from quant_models.data.wald import bicubic_upsample
 from quant_models.evaluate import DEFAULT_GNYQ, DEFAULT_TAPS, classical
 from quant_models.hsbinet import Decoder
@@ -178,8 +180,6 @@ def resample_bands(x: np.ndarray, bands: int) -> np.ndarray:
 
 def with_donors(target: str, donors: list[str], out: str) -> str:
     """``--donor``: OUT with the target's val/test and its train plus every donor patch at its B."""
-    import shutil
-    from quant_models.data.hpc_format import write_hpc
     t = read_hpc(f'{target}/train.h5', require_gt=True)
     parts = [(t.gt, t.lms, t.ms, t.pan)]
     for d in donors:
@@ -198,7 +198,6 @@ def with_donors(target: str, donors: list[str], out: str) -> str:
 
 def augment_gains() -> None:
     """``--gain-aug``: PanDataset items times a log-uniform gain in [0.5, 2] (peak kept below 1.9)."""
-    from quant_models.data.dataset import PanDataset
     plain = PanDataset.__getitem__
 
     def getitem(self, i):
@@ -273,16 +272,16 @@ def main() -> None:
     if a.gain_aug:
         augment_gains()
     plain = T.build_model
+    scene_pan = (None if a.thermometer == 'train' else  # --thermometer: every split's PAN, read once
+                 torch.from_numpy(np.concatenate([read_hpc(f'{a.data}/{k}.h5', require_gt=False).pan
+                                                  for k in ('train', 'val', 'test')])))
 
     def build(cfg):  # the trainer builds this one
         base = plain(cfg)
         with torch.no_grad():
             base.decoder.proj.weight.mul_(a.proj_scale)
         cand = Candidate(base, a.variant, tr, gnyq, taps)
-        if a.thermometer != 'train':
-            splits = [read_hpc(f'{a.data}/{k}.h5', require_gt=False).pan for k in ('train', 'val', 'test')]
-            cand.thermometer_pan = torch.from_numpy(np.concatenate(splits))
-            cand.thermometer_mode = a.thermometer
+        cand.thermometer_mode, cand.thermometer_pan = a.thermometer, scene_pan
         return cand
     T.build_model = build
     # configs/default.yaml's model and train sections (C = 64, 2 blocks, ATISTE; lr 2e-4, batch 4,
@@ -296,18 +295,15 @@ def main() -> None:
     init = T.build_model(mcfg)
     init.init_from_data(torch.from_numpy(tr.pan))
     init.eval()
-    val_loader = torch.utils.data.DataLoader(T.PanDataset(f'{data}/val.h5'), batch_size=4, shuffle=False)
-    val0 = T.evaluate_loss(init, val_loader, 'l1', torch.device('cpu'))
+    val_loader = torch.utils.data.DataLoader(PanDataset(f'{data}/val.h5'), batch_size=tcfg.batch_size, shuffle=False)
+    val0 = T.evaluate_loss(init, val_loader, tcfg.loss, torch.device('cpu'))
     t0 = time.time()
-    res = T.train(mcfg, tcfg, data, a.out, progress=False,
-                  log=lambda s: None)
+    res = T.train(mcfg, tcfg, data, a.out, progress=False, log=lambda s: None)
     model = T.build_model(mcfg)
     model.load_state_dict(torch.load(res['best'], weights_only=False)['state_dict'])
     model.eval()
     with torch.no_grad():
-        out = model(torch.from_numpy(te.ms), torch.from_numpy(te.pan)).numpy()
-    with torch.no_grad():
-        out0 = init(torch.from_numpy(te.ms), torch.from_numpy(te.pan)).numpy()
+        out, out0 = (m(torch.from_numpy(te.ms), torch.from_numpy(te.pan)).numpy() for m in (model, init))
     methods = {'candidate': out, 'epoch0': out0, 'bicubic': te.lms, **classical(te, ratio, gnyq, taps)}
     row = {k: {m: round(v, 3) for m, v in metrics.reference_metrics(te.gt, c, ratio).items() if m in ('psnr', 'sam')}
            for k, c in methods.items()}
